@@ -1,0 +1,1 @@
+"""The whole pipeline on one machine: embedded S3, CloudFront and function-URL emulators."""

@@ -1,0 +1,1 @@
+"""The contract both stages import (stdlib only): request keys, configuration, errors."""

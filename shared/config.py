@@ -1,0 +1,162 @@
+"""The one configuration both stages and the local stack read: allow-lists, limits, TTLs.
+
+It is a frozen, validated value read once. A file (TOML, flat keys, any subset of the
+fields below) overrides the defaults; every bad value is reported at once. Lambda@Edge has
+no environment variables, so the packager bakes the file into the edge zip as
+``shared/imgedge.toml``; the regional function and the local stack may also name a file in
+``IMGEDGE_CONFIG``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+OUTPUT_FORMATS = ("jpeg", "png", "webp", "avif")
+"""Every format the resizer can encode; a configuration may enable a subset."""
+LOSSY_FORMATS = ("jpeg", "webp", "avif")
+
+MAX_DIMENSION = 8192
+"""Hard limit on a requested width or height, whatever the allow-list says."""
+
+BAKED_CONFIG = Path(__file__).with_name("imgedge.toml")
+CONFIG_ENV = "IMGEDGE_CONFIG"
+
+DEFAULT_SIZES = (
+    16, 32, 48, 64, 96, 128, 160, 192, 256, 320, 384, 480, 512, 640, 720, 768, 828,
+    960, 1024, 1080, 1200, 1280, 1440, 1536, 1600, 1920, 2048, 2560, 3072, 3840, 4096,
+)  # fmt: skip
+DEFAULT_QUALITIES = (10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 100)
+
+
+class ConfigError(ValueError):
+    """One or more configuration values are invalid; the message lists all of them."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("invalid imgedge configuration:\n  " + "\n  ".join(problems))
+
+
+def _frozen_qualities() -> Mapping[str, int]:
+    return MappingProxyType({"jpeg": 80, "webp": 80, "avif": 50})
+
+
+@dataclass(frozen=True)
+class Config:
+    # The contract: what a URL may ask for. Sizes and qualities snap to these lists, which
+    # bounds the number of derivatives (and cache keys) per original.
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    qualities: tuple[int, ...] = DEFAULT_QUALITIES
+    formats: tuple[str, ...] = OUTPUT_FORMATS
+    default_quality: Mapping[str, int] = field(default_factory=_frozen_qualities)
+
+    # Limits checked before a source is decoded.
+    max_source_bytes: int = 50 * 1024 * 1024
+    max_source_pixels: int = 64_000_000
+    max_frames: int = 300
+    max_total_pixels: int = 128_000_000  # frames x width x height
+
+    # Cache-Control max-age of stored derivatives and of error responses.
+    derivative_max_age: int = 365 * 24 * 3600
+    error_max_age: int = 60
+
+    def __post_init__(self) -> None:
+        problems = _problems(self)
+        if problems:
+            raise ConfigError(problems)
+
+    @property
+    def max_size(self) -> int:
+        return self.sizes[-1]
+
+    def quality_for(self, fmt: str) -> int | None:
+        """The default quality of a lossy format; None for formats without one (png)."""
+        return self.default_quality[fmt] if fmt in LOSSY_FORMATS else None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Config:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError([f"unknown key {key!r}" for key in unknown])
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key == "default_quality" and isinstance(value, Mapping):
+                values[key] = MappingProxyType({**_frozen_qualities(), **value})
+            elif isinstance(value, list):
+                values[key] = tuple(value)
+            else:
+                values[key] = value
+        return cls(**values)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """A plain, TOML/JSON-friendly view (used to bake the edge's configuration)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+
+def _problems(config: Config) -> list[str]:
+    problems: list[str] = []
+
+    def positive_ints(name: str, values: tuple[int, ...], upper: int) -> None:
+        if not values:
+            problems.append(f"{name}: must not be empty")
+        elif not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            problems.append(f"{name}: must be integers")
+        elif list(values) != sorted(set(values)):
+            problems.append(f"{name}: must be strictly increasing")
+        elif values[0] < 1 or values[-1] > upper:
+            problems.append(f"{name}: values must lie in 1..{upper}")
+
+    positive_ints("sizes", config.sizes, MAX_DIMENSION)
+    positive_ints("qualities", config.qualities, 100)
+    bad_formats = [f for f in config.formats if f not in OUTPUT_FORMATS]
+    if bad_formats or not config.formats:
+        problems.append(f"formats: must be a non-empty subset of {list(OUTPUT_FORMATS)}")
+    missing = [fmt for fmt in LOSSY_FORMATS if fmt not in config.default_quality]
+    if missing:
+        problems.append(f"default_quality: missing {missing}")
+    for fmt, q in config.default_quality.items():
+        if fmt not in LOSSY_FORMATS:
+            problems.append(f"default_quality: {fmt!r} is not a lossy output format")
+        elif not isinstance(q, int) or q not in config.qualities:
+            problems.append(f"default_quality.{fmt}: {q!r} must be one of qualities")
+    for name in (
+        "max_source_bytes",
+        "max_source_pixels",
+        "max_frames",
+        "max_total_pixels",
+        "derivative_max_age",
+        "error_max_age",
+    ):
+        value = getattr(config, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            problems.append(f"{name}: must be a non-negative integer")
+    return problems
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read the configuration: an explicit file, else $IMGEDGE_CONFIG, else the baked file,
+    else the defaults."""
+    if path is None:
+        env = os.environ.get(CONFIG_ENV)
+        if env:
+            path = env
+        elif BAKED_CONFIG.is_file():
+            path = BAKED_CONFIG
+        else:
+            return Config()
+    with open(path, "rb") as f:
+        return Config.from_mapping(tomllib.load(f))
