@@ -187,7 +187,7 @@ class ImageRequest:
             if not 1 <= quality <= 100:
                 raise InvalidRequest("quality must lie in 1..100")
             quality = snap_quality(quality, config)
-            if quality == config.quality_for(fmt):  # always true for png, which has none
+            if config.quality_for(fmt) in (None, quality):  # png has no quality at all
                 quality = None
         return cls(source=source, format=fmt, width=width, height=height, fit=fit, quality=quality)
 

@@ -1,0 +1,174 @@
+"""The edge's leniency, in one pure function: any spelling of a request -> one ImageRequest.
+
+Viewer parameters (names and values case-insensitive, any order, unknown ones ignored):
+
+    s=WxH | s=Wx | s=xH      size (snapped up to the allow-list)
+    f=webp|avif|jpeg|jpg|png|auto
+    q=1..100                 quality (snapped to the allow-list; ignored for png)
+    fit=cover|contain|inside only meaningful with both sides; cover is the default
+
+A parameter repeated with the same value is fine; with different values it is ambiguous
+and refused. Without any of these parameters the request is for the original, byte for
+byte - unless the path already is a canonical key, which is then kept as it is (so that
+normalizing twice, as viewer- and origin-request triggers may, changes nothing).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, unquote
+
+from shared.config import Config
+from shared.contract import FITS, ImageRequest
+from shared.errors import InvalidRequest
+
+TRANSFORM_PARAMS = ("s", "f", "q", "fit")
+FORMAT_ALIASES = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "avif": "avif"}
+AUTO = "auto"
+
+MAX_URI_CHARS = 2048
+MAX_QUERY_CHARS = 1024
+MAX_QUERY_FIELDS = 32
+
+_SIZE = re.compile(r"([0-9]{1,5})?x([0-9]{1,5})?")
+_QUALITY = re.compile(r"[0-9]{1,3}")
+
+# Source extension -> output format when the viewer names none (keep the source's format
+# where imgedge can write it), and the fallback family of f=auto.
+_KEEP_FORMAT = {".png": "png", ".gif": "png", ".apng": "png", ".webp": "webp", ".avif": "avif"}
+_PNG_FAMILY = (".png", ".gif", ".apng")
+
+
+def normalize(uri: str, querystring: str, accept: str | None, config: Config) -> ImageRequest:
+    """The canonical request for a viewer's URI, raw query string and Accept header."""
+    if len(uri) > MAX_URI_CHARS or len(querystring) > MAX_QUERY_CHARS:
+        raise InvalidRequest("URL too long")
+    if not uri.startswith("/"):
+        raise InvalidRequest("path must start with '/'")
+    try:
+        source = unquote(uri[1:], errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidRequest("path is not valid UTF-8") from None
+    params = _transform_params(querystring)
+    if not params:
+        try:
+            return ImageRequest.parse(source, config)  # already canonical
+        except InvalidRequest:
+            return ImageRequest(source=source)
+
+    width, height = _size(params.get("s"))
+    fit = _choice(params, "fit", FITS) or "cover"
+    return ImageRequest.canonical(
+        source,
+        fmt=_format(params.get("f"), source, accept, config),
+        width=width,
+        height=height,
+        fit=fit,
+        quality=_quality(params.get("q")),
+        config=config,
+    )
+
+
+def _transform_params(querystring: str) -> dict[str, str]:
+    """The transform parameters, lower-cased; conflicting repeats are refused."""
+    try:
+        pairs = parse_qsl(
+            querystring,
+            keep_blank_values=True,
+            errors="strict",
+            max_num_fields=MAX_QUERY_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise InvalidRequest("query string is not valid UTF-8") from None
+    except ValueError:
+        raise InvalidRequest("too many query parameters") from None
+    params: dict[str, str] = {}
+    for raw_name, raw_value in pairs:
+        name, value = raw_name.strip().lower(), raw_value.strip().lower()
+        if name not in TRANSFORM_PARAMS:
+            continue
+        if params.get(name, value) != value:
+            raise InvalidRequest(f"conflicting values for {name}")
+        params[name] = value
+    return params
+
+
+def _size(value: str | None) -> tuple[int | None, int | None]:
+    if value is None:
+        return None, None
+    match = _SIZE.fullmatch(value)
+    if match is None or not (match[1] or match[2]):
+        raise InvalidRequest("s must be WxH, Wx or xH with whole numbers")
+    width = int(match[1]) if match[1] else None
+    height = int(match[2]) if match[2] else None
+    if width == 0 or height == 0:
+        raise InvalidRequest("s must not be zero")
+    return width, height
+
+
+def _quality(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not _QUALITY.fullmatch(value) or not 1 <= int(value) <= 100:
+        raise InvalidRequest("q must be a whole number in 1..100")
+    return int(value)
+
+
+def _choice(params: dict[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = params.get(name)
+    if value is not None and value not in allowed:
+        raise InvalidRequest(f"{name} must be one of {', '.join(allowed)}")
+    return value
+
+
+def _format(value: str | None, source: str, accept: str | None, config: Config) -> str:
+    if value is None:
+        return _enabled(_KEEP_FORMAT.get(_extension(source), "jpeg"), config)
+    if value == AUTO:
+        return negotiate(accept, source, config)
+    if value not in FORMAT_ALIASES:
+        raise InvalidRequest("f must be one of webp, avif, jpeg, png, auto")
+    return FORMAT_ALIASES[value]
+
+
+def negotiate(accept: str | None, source: str, config: Config) -> str:
+    """f=auto: avif if Accept names it, else webp, else the source's family (png for png
+    and gif sources, jpeg otherwise). Wildcards do not count: every browser sends them."""
+    accepted = accepted_types(accept or "")
+    for fmt in ("avif", "webp"):
+        if f"image/{fmt}" in accepted and fmt in config.formats:
+            return fmt
+    family = "png" if _extension(source) in _PNG_FAMILY else "jpeg"
+    return _enabled(family, config)
+
+
+def accepted_types(accept: str) -> set[str]:
+    """Media types named explicitly in an Accept header with a non-zero q."""
+    types: set[str] = set()
+    for item in accept.split(",")[:64]:
+        media_type, *params = (part.strip() for part in item.split(";"))
+        weight = 1.0
+        for param in params:
+            key, _, val = param.partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    weight = float(val)
+                except ValueError:
+                    weight = 0.0
+        if weight > 0 and media_type:
+            types.add(media_type.lower())
+    return types
+
+
+def _extension(source: str) -> str:
+    name = source.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[dot:].lower() if dot > 0 else ""
+
+
+def _enabled(preferred: str, config: Config) -> str:
+    """``preferred`` if the configuration enables it, else the first enabled fallback."""
+    for fmt in (preferred, "jpeg", "webp", "png", "avif"):
+        if fmt in config.formats:
+            return fmt
+    raise InvalidRequest("no output format enabled")  # unreachable: config validates

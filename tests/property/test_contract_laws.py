@@ -1,0 +1,103 @@
+"""Laws of the contract, for any input hypothesis can think of."""
+
+from __future__ import annotations
+
+from urllib.parse import quote, unquote
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from edge_router.normalize import normalize
+from shared.config import MAX_DIMENSION, OUTPUT_FORMATS, Config
+from shared.contract import FITS, ImageRequest
+from shared.errors import InvalidRequest
+
+CONFIG = Config()
+
+segment = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="/\\"),
+    min_size=1,
+    max_size=12,
+).filter(lambda s: s not in (".", ".."))
+source_keys = st.lists(segment, min_size=1, max_size=4).map("/".join)
+sides = st.none() | st.integers(min_value=1, max_value=MAX_DIMENSION)
+
+
+@st.composite
+def canonical_requests(draw: st.DrawFn) -> ImageRequest:
+    fmt = draw(st.none() | st.sampled_from(OUTPUT_FORMATS))
+    return ImageRequest.canonical(
+        draw(source_keys),
+        fmt=fmt,
+        width=draw(sides),
+        height=draw(sides),
+        fit=draw(st.sampled_from(FITS)),
+        quality=draw(st.none() | st.integers(min_value=1, max_value=100)),
+        config=CONFIG,
+    )
+
+
+@given(canonical_requests())
+def test_parse_inverts_format(request: ImageRequest) -> None:
+    assert ImageRequest.parse(request.key, CONFIG) == request
+
+
+@given(canonical_requests())
+def test_uri_is_the_key_percent_encoded(request: ImageRequest) -> None:
+    assert request.uri.startswith("/")
+    assert unquote(request.uri[1:], errors="strict") == request.key
+    assert request.uri.isascii()
+
+
+@given(canonical_requests())
+def test_normalizing_a_canonical_uri_changes_nothing(request: ImageRequest) -> None:
+    assert normalize(request.uri, "", None, CONFIG) == request
+
+
+@given(st.text(max_size=80), st.text(max_size=80), st.none() | st.text(max_size=40))
+def test_any_text_gives_a_request_or_invalid_request(uri: str, query: str, accept: str | None) -> None:
+    try:
+        result = normalize("/" + uri, query, accept, CONFIG)
+    except InvalidRequest:
+        return
+    assert normalize(result.uri, "", accept, CONFIG) == result  # idempotent
+
+
+@given(st.text(max_size=120))
+def test_parse_accepts_only_its_own_output(key: str) -> None:
+    try:
+        request = ImageRequest.parse(key, CONFIG)
+    except InvalidRequest:
+        return
+    assert request.key == key
+
+
+params = st.fixed_dictionaries(
+    {},
+    optional={
+        "s": st.sampled_from(["256x256", "100x", "x300", "640x480"]),
+        "f": st.sampled_from(["webp", "avif", "jpeg", "jpg", "png"]),
+        "q": st.integers(min_value=1, max_value=100).map(str),
+        "fit": st.sampled_from(FITS),
+    },
+)
+
+
+@given(
+    params,
+    st.randoms(use_true_random=False),
+    st.lists(st.tuples(st.sampled_from(["utm", "v", "x"]), st.text(max_size=5)), max_size=3),
+    st.booleans(),
+)
+def test_spelling_never_makes_a_second_key(
+    chosen: dict[str, str], rnd: object, noise: list[tuple[str, str]], shout: bool
+) -> None:
+    plain = "&".join(f"{k}={v}" for k, v in chosen.items())
+    pairs = [*chosen.items(), *chosen.items(), *noise]  # repeats and unknown parameters
+    rnd.shuffle(pairs)  # type: ignore[attr-defined]
+    spelled = "&".join(
+        f"{k.upper() if shout else k}={quote(v.upper() if shout else v)}" for k, v in pairs
+    )
+    assert normalize("/p/photo.jpg", spelled, None, CONFIG) == normalize(
+        "/p/photo.jpg", plain, None, CONFIG
+    )
