@@ -26,7 +26,9 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_http(url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None) -> None:
+def wait_for_http(
+    url: str, timeout_s: float, process: subprocess.Popen[bytes] | None = None
+) -> None:
     """Poll ``url`` until any HTTP answer arrives (an error status counts as an answer)."""
     deadline = time.monotonic() + timeout_s
     while True:

@@ -55,7 +55,9 @@ def test_normalizing_a_canonical_uri_changes_nothing(request: ImageRequest) -> N
 
 
 @given(st.text(max_size=80), st.text(max_size=80), st.none() | st.text(max_size=40))
-def test_any_text_gives_a_request_or_invalid_request(uri: str, query: str, accept: str | None) -> None:
+def test_any_text_gives_a_request_or_invalid_request(
+    uri: str, query: str, accept: str | None
+) -> None:
     try:
         result = normalize("/" + uri, query, accept, CONFIG)
     except InvalidRequest:

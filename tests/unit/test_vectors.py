@@ -17,9 +17,7 @@ VECTORS: list[dict[str, Any]] = json.loads(
 )["normalize"]
 
 
-@pytest.mark.parametrize(
-    "vector", VECTORS, ids=[f"{v['uri']}?{v['query']}" for v in VECTORS]
-)
+@pytest.mark.parametrize("vector", VECTORS, ids=[f"{v['uri']}?{v['query']}" for v in VECTORS])
 def test_vector(vector: dict[str, Any]) -> None:
     config = Config()
     if "expect" in vector:

@@ -1,0 +1,109 @@
+"""Regional Lambda entry point: a function URL (payload 2.0) request for one canonical key.
+
+CloudFront's origin group sends a request here only when the derivatives bucket has no
+object for the key. The key is parsed again (the URI is never trusted), the original is
+read from the originals bucket, rendered, stored in the derivatives bucket and returned.
+
+Environment: ORIGINALS_BUCKET, DERIVATIVES_BUCKET, optionally IMGEDGE_CONFIG (a config
+file) and AWS_ENDPOINT_URL_S3 (another S3 endpoint, as the local stack uses).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from functools import cache
+from typing import Any
+from urllib.parse import unquote
+
+import boto3
+from botocore.config import Config as BotoConfig
+
+from regional_resizer import responses
+from regional_resizer.media_types import sniff
+from regional_resizer.pipeline import render
+from regional_resizer.storage import Storage
+from shared.config import Config, load_config
+from shared.contract import ImageRequest
+from shared.errors import ImgedgeError, InternalError, InvalidRequest, MethodNotAllowed
+
+log = logging.getLogger("imgedge.resizer")
+log.setLevel(logging.INFO)
+
+# Standard retry mode: exponential backoff with jitter on throttling and 5xx, bounded.
+S3_CLIENT_CONFIG = BotoConfig(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=10,
+)
+
+
+@cache
+def config() -> Config:
+    return load_config()
+
+
+@cache
+def storage() -> Storage:
+    client = boto3.client("s3", config=S3_CLIENT_CONFIG)
+    return Storage(client, os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    key = event.get("rawPath", "")
+    try:
+        response = serve(event, config(), storage())
+    except ImgedgeError as error:
+        response = responses.error(error, config())
+    except Exception:
+        log.exception("unexpected failure for %s", key)
+        response = responses.error(InternalError(), config())
+    log.info(
+        json.dumps(
+            {
+                "path": key,
+                "status": response["statusCode"],
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
+    )
+    return response
+
+
+def serve(event: dict[str, Any], config: Config, storage: Storage) -> dict[str, Any]:
+    method = event["requestContext"]["http"]["method"]
+    if method not in ("GET", "HEAD"):
+        raise MethodNotAllowed()
+    head = method == "HEAD"
+    request = ImageRequest.parse(_key_of(event["rawPath"]), config)
+    original = storage.get_original(request.source, config.max_source_bytes)
+
+    if request.is_original:
+        body, content_type = original.body, sniff(original.body, original.content_type)
+    else:
+        rendition = render(original.body, request, config)
+        body, content_type = rendition.body, rendition.content_type
+
+    storage.put_derivative(
+        request.key,
+        body,
+        content_type,
+        responses.derivative_cache_control(config),
+        original.etag,
+    )
+    if len(body) > responses.MAX_INLINE_BYTES:
+        return responses.redirect_to_stored(request.uri)
+    return responses.image(body, content_type, config, head=head)
+
+
+def _key_of(raw_path: str) -> str:
+    """Function URLs deliver the path percent-encoded: decode it exactly once."""
+    if not raw_path.startswith("/"):
+        raise InvalidRequest("path must start with '/'")
+    try:
+        return unquote(raw_path[1:], errors="strict")
+    except UnicodeDecodeError:
+        raise InvalidRequest("path is not valid UTF-8") from None
