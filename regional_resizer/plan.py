@@ -1,0 +1,80 @@
+"""Geometry: what region of the source to sample and how large the output is.
+
+A pure function of the (oriented) source size and the request, computed before any pixel
+is touched, so it is tested without images. Nothing is ever enlarged: a source smaller
+than the request gives a smaller output (for ``contain``, a smaller canvas of the requested
+aspect), never an upscaled one.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from shared.contract import ImageRequest
+
+Box = tuple[float, float, float, float]
+Size = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``box`` (left, top, right, bottom) of the source is resized to ``size``; for
+    ``fit=contain`` the result is then centred on a ``canvas`` (None: no padding)."""
+
+    box: Box
+    size: Size
+    canvas: Size | None = None
+
+    @property
+    def output(self) -> Size:
+        """The dimensions of the encoded image."""
+        return self.canvas or self.size
+
+
+def plan(src_w: int, src_h: int, request: ImageRequest) -> Plan:
+    """The geometry of ``request`` applied to a source of ``src_w`` x ``src_h`` pixels."""
+    if src_w < 1 or src_h < 1:
+        raise ValueError(f"source size must be positive, got {src_w}x{src_h}")
+    full: Box = (0.0, 0.0, float(src_w), float(src_h))
+    width, height = request.width, request.height
+    if width is None or height is None:
+        if width is not None:
+            return Plan(full, _scaled(src_w, src_h, min(1.0, width / src_w)))
+        if height is not None:
+            return Plan(full, _scaled(src_w, src_h, min(1.0, height / src_h)))
+        return Plan(full, (src_w, src_h))
+
+    if request.fit == "cover":
+        return _cover(src_w, src_h, width, height)
+
+    inside = _scaled(src_w, src_h, min(1.0, width / src_w, height / src_h))
+    if request.fit == "inside":
+        return Plan(full, inside)
+    # contain: the requested frame, shrunk as much as the source is smaller than it.
+    k = min(1.0, max(src_w / width, src_h / height))
+    frame = _scaled(width, height, k)
+    canvas = (max(frame[0], inside[0]), max(frame[1], inside[1]))
+    return Plan(full, inside, None if canvas == inside else canvas)
+
+
+def _cover(src_w: int, src_h: int, width: int, height: int) -> Plan:
+    """The centred crop of aspect width:height, scaled to width x height; when the source
+    is too small, that crop at scale 1 (the largest one of the requested aspect)."""
+    if src_w * height > src_h * width:  # source is wider than the target aspect
+        crop_w, crop_h = src_h * width / height, float(src_h)
+    else:
+        crop_w, crop_h = float(src_w), src_w * height / width
+    # A degenerate aspect (1 x 8192 from a 1-pixel-high strip) still samples a whole pixel.
+    crop_w, crop_h = max(crop_w, 1.0), max(crop_h, 1.0)
+    left, top = (src_w - crop_w) / 2, (src_h - crop_h) / 2
+    box = (left, top, left + crop_w, top + crop_h)
+    k = min(1.0, src_w / width, src_h / height)
+    return Plan(box, _scaled(width, height, k))
+
+
+def _scaled(w: int, h: int, k: float) -> Size:
+    """(w, h) times k, rounded half up, each at least 1."""
+    if k == 1.0:
+        return w, h
+    return max(1, math.floor(w * k + 0.5)), max(1, math.floor(h * k + 0.5))

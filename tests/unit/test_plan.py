@@ -1,0 +1,156 @@
+"""Geometry laws of ``plan``: examples first, then properties over any source and request."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from regional_resizer.plan import Plan, plan
+from shared.config import MAX_DIMENSION
+from shared.contract import ImageRequest
+
+SIDES = st.integers(min_value=1, max_value=20_000)
+WANTED = st.integers(min_value=1, max_value=MAX_DIMENSION)
+
+
+def request(
+    width: int | None = None, height: int | None = None, fit: str = "cover"
+) -> ImageRequest:
+    return ImageRequest(source="a.jpg", format="webp", width=width, height=height, fit=fit)
+
+
+@pytest.mark.parametrize(
+    ("src", "req", "expected"),
+    [
+        # no size: the source size, the whole source
+        ((600, 450), request(), Plan((0, 0, 600, 450), (600, 450))),
+        # one side keeps the aspect
+        ((600, 450), request(width=300), Plan((0, 0, 600, 450), (300, 225))),
+        ((600, 450), request(height=90), Plan((0, 0, 600, 450), (120, 90))),
+        # ... and never enlarges
+        ((600, 450), request(width=1200), Plan((0, 0, 600, 450), (600, 450))),
+        # inside: the limiting side wins
+        ((600, 450), request(300, 300, "inside"), Plan((0, 0, 600, 450), (300, 225))),
+        ((450, 600), request(300, 300, "inside"), Plan((0, 0, 450, 600), (225, 300))),
+        ((600, 450), request(1000, 1000, "inside"), Plan((0, 0, 600, 450), (600, 450))),
+        # cover: centred crop of the requested aspect, then scaled
+        ((600, 450), request(300, 300), Plan((75, 0, 525, 450), (300, 300))),
+        ((450, 600), request(200, 100), Plan((0, 187.5, 450, 412.5), (200, 100))),
+        # cover, source too small: the largest crop of that aspect at scale 1
+        ((600, 450), request(1000, 500), Plan((0, 75, 600, 375), (600, 300))),
+        ((100, 400), request(300, 300), Plan((0, 150, 100, 250), (100, 100))),
+        # contain: scaled like inside, centred on the requested frame
+        ((600, 450), request(300, 300, "contain"), Plan((0, 0, 600, 450), (300, 225), (300, 300))),
+        # contain, source smaller than the frame: a frame shrunk to the source, same aspect
+        ((600, 450), request(1200, 600, "contain"), Plan((0, 0, 600, 450), (600, 450), (900, 450))),
+        ((200, 100), request(400, 400, "contain"), Plan((0, 0, 200, 100), (200, 100), (200, 200))),
+        # contain with the frame's own aspect: nothing to pad
+        ((600, 300), request(400, 200, "contain"), Plan((0, 0, 600, 300), (400, 200))),
+        # every side is at least one pixel
+        ((10_000, 10), request(width=100), Plan((0, 0, 10_000, 10), (100, 1))),
+        ((10, 10_000), request(50, 50, "inside"), Plan((0, 0, 10, 10_000), (1, 50))),
+    ],
+)
+def test_examples(src: tuple[int, int], req: ImageRequest, expected: Plan) -> None:
+    assert plan(*src, req) == expected
+
+
+def test_output_is_the_canvas_when_padding() -> None:
+    assert plan(600, 450, request(300, 300, "contain")).output == (300, 300)
+    assert plan(600, 450, request(300, 300, "inside")).output == (300, 225)
+
+
+def test_source_must_have_pixels() -> None:
+    with pytest.raises(ValueError):
+        plan(0, 10, request(10, 10))
+
+
+requests = st.one_of(
+    st.builds(request),
+    st.builds(request, width=WANTED),
+    st.builds(request, height=WANTED),
+    st.builds(request, WANTED, WANTED, st.sampled_from(["cover", "contain", "inside"])),
+)
+
+
+@given(SIDES, SIDES, requests)
+def test_never_enlarges_except_by_padding(src_w: int, src_h: int, req: ImageRequest) -> None:
+    p = plan(src_w, src_h, req)
+    assert 1 <= p.size[0] <= src_w
+    assert 1 <= p.size[1] <= src_h
+    left, top, right, bottom = p.box
+    assert 0 <= left < right <= src_w
+    assert 0 <= top < bottom <= src_h
+    # the sampled region is never smaller than the output: a resize only ever shrinks
+    assert right - left >= p.size[0] - 0.5
+    assert bottom - top >= p.size[1] - 0.5
+
+
+@given(SIDES, SIDES, requests)
+def test_never_larger_than_asked(src_w: int, src_h: int, req: ImageRequest) -> None:
+    out_w, out_h = plan(src_w, src_h, req).output
+    assert out_w <= (req.width or src_w)
+    assert out_h <= (req.height or src_h)
+
+
+@given(SIDES, SIDES, WANTED, WANTED)
+def test_cover_is_exact_when_the_source_is_big_enough(
+    src_w: int, src_h: int, width: int, height: int
+) -> None:
+    p = plan(src_w, src_h, request(width, height, "cover"))
+    left, top, right, bottom = p.box
+    # the crop has the requested aspect (unless a side is a single pixel) and is centred
+    if min(right - left, bottom - top) > 1:
+        assert abs((right - left) * height - (bottom - top) * width) <= 1e-6 * width * height
+    assert abs(left - (src_w - right)) < 1e-6 and abs(top - (src_h - bottom)) < 1e-6
+    if src_w >= width and src_h >= height:
+        assert p.size == (width, height)
+    else:  # the largest crop of that aspect, at scale 1 (within rounding)
+        assert abs(p.size[0] - (right - left)) <= 0.5 and abs(p.size[1] - (bottom - top)) <= 0.5
+    assert p.canvas is None
+
+
+def _aspect_kept(src_w: int, src_h: int, out: tuple[int, int]) -> bool:
+    """out_w/out_h == src_w/src_h up to rounding each side by half a pixel (a whole pixel
+    when a side was raised to the 1-pixel minimum)."""
+    slack = 1.0 if 1 in out else 0.5
+    return abs(out[0] * src_h - out[1] * src_w) <= slack * (src_w + src_h)
+
+
+@given(SIDES, SIDES, st.one_of(st.builds(request, width=WANTED), st.builds(request, height=WANTED)))
+def test_one_side_keeps_the_aspect(src_w: int, src_h: int, req: ImageRequest) -> None:
+    p = plan(src_w, src_h, req)
+    assert p.box == (0, 0, src_w, src_h) and p.canvas is None
+    assert _aspect_kept(src_w, src_h, p.size)
+    if req.width is not None and req.width <= src_w:
+        assert p.size[0] == req.width
+    if req.height is not None and req.height <= src_h:
+        assert p.size[1] == req.height
+
+
+@given(SIDES, SIDES, WANTED, WANTED)
+def test_inside_keeps_the_aspect_and_fits(src_w: int, src_h: int, width: int, height: int) -> None:
+    p = plan(src_w, src_h, request(width, height, "inside"))
+    assert p.box == (0, 0, src_w, src_h) and p.canvas is None
+    assert p.size[0] <= width and p.size[1] <= height
+    assert _aspect_kept(src_w, src_h, p.size)
+    # one side touches the frame or the source: no smaller than needed
+    assert p.size[0] in (width, src_w) or p.size[1] in (height, src_h)
+
+
+@given(SIDES, SIDES, WANTED, WANTED)
+def test_contain_pads_to_the_requested_aspect(
+    src_w: int, src_h: int, width: int, height: int
+) -> None:
+    p = plan(src_w, src_h, request(width, height, "contain"))
+    assert p.size == plan(src_w, src_h, request(width, height, "inside")).size
+    canvas = p.output
+    assert p.size[0] <= canvas[0] <= width and p.size[1] <= canvas[1] <= height
+    if src_w >= width or src_h >= height:
+        assert canvas == (width, height)
+    else:  # shrunk frame: one side is the image's, the aspect is the frame's
+        assert canvas[0] == p.size[0] or canvas[1] == p.size[1]
+        assert abs(canvas[0] * height - canvas[1] * width) <= width + height
+    if p.canvas is not None:
+        assert p.canvas != p.size
