@@ -1,0 +1,177 @@
+"""CloudFront's edge cache, in memory: which responses it keeps, and for how long.
+
+The rules, from the CloudFront Developer Guide ("Manage how long content stays in the
+cache", "How CloudFront processes HTTP 3xx / 4xx and 5xx status codes from your origin"):
+
+- TTLs come from the cache policy (min 0, default 86400, max 31536000 s here).
+  ``s-maxage`` wins over ``max-age``, which wins over ``Expires``; without any of them the
+  default TTL applies; the result is clamped into [min, max].
+- With a minimum TTL of 0, ``no-store``, ``no-cache`` and ``private`` are not cached, and
+  neither is anything whose TTL comes out as 0.
+- 2xx/3xx: 200, 203, 204, 206, 300, 301, 302, 303 and 410 are cached; 307 and 308 only with
+  an explicit ``max-age``/``s-maxage``; anything else (304, 201, 202, ...) is not.
+- Errors: 404, 405, 414, 500, 501, 502, 503 and 504 are cached for the longer of the error
+  caching minimum TTL (10 s by default) and the origin's ``max-age``/``s-maxage``; 400, 403,
+  412 and 415 only when the origin sends ``max-age``/``s-maxage``; others (413, 416, 422,
+  429, ...) never.
+
+Not emulated: serving stale objects while the origin returns 5xx, revalidation with
+``If-None-Match`` to the origin, and request collapsing of concurrent misses.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+DEFAULT_CACHEABLE = frozenset({200, 203, 204, 206, 300, 301, 302, 303, 410})
+CACHEABLE_WITH_MAX_AGE = frozenset({307, 308})
+ERRORS_ALWAYS_CACHED = frozenset({404, 405, 414, 500, 501, 502, 503, 504})
+ERRORS_CACHED_WITH_MAX_AGE = frozenset({400, 403, 412, 415})
+UNCACHEABLE_DIRECTIVES = frozenset({"no-store", "no-cache", "private"})
+
+MAX_CACHE_BYTES = 512 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CachePolicy:
+    min_ttl: int = 0
+    default_ttl: int = 86400
+    max_ttl: int = 31536000
+    error_min_ttl: int = 10  # the distribution's "error caching minimum TTL"
+
+
+def cache_control(value: str | None) -> dict[str, str | None]:
+    """``Cache-Control`` directives, lower-cased, values unquoted (``None`` if bare)."""
+    directives: dict[str, str | None] = {}
+    for part in (value or "").split(","):
+        name, sep, arg = part.strip().partition("=")
+        if name:
+            directives[name.strip().lower()] = arg.strip().strip('"') if sep else None
+    return directives
+
+
+def _seconds(value: str | None) -> int | None:
+    if value is None or not value.isdigit():
+        return None
+    return int(value)
+
+
+def _origin_max_age(directives: Mapping[str, str | None]) -> int | None:
+    """``s-maxage`` (shared caches) over ``max-age``; None when neither is given."""
+    for name in ("s-maxage", "max-age"):
+        seconds = _seconds(directives.get(name))
+        if seconds is not None:
+            return seconds
+    return None
+
+
+def _expires_in(headers: Mapping[str, str], now: float) -> int | None:
+    expires = headers.get("expires")
+    if expires is None:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(expires).timestamp()
+    except (TypeError, ValueError):
+        return 0  # an invalid Expires means "already expired" (RFC 9111 5.3)
+    date = headers.get("date")
+    try:
+        base = email.utils.parsedate_to_datetime(date).timestamp() if date else now
+    except (TypeError, ValueError):
+        base = now
+    return max(0, int(when - base))
+
+
+def ttl_for(
+    status: int, headers: Mapping[str, str], policy: CachePolicy, now: float | None = None
+) -> int:
+    """Seconds CloudFront keeps this response; 0 means it is not cached.
+
+    ``headers`` are the origin's response headers with lower-case names."""
+    directives = cache_control(headers.get("cache-control"))
+    max_age = _origin_max_age(directives)
+    if policy.min_ttl == 0 and UNCACHEABLE_DIRECTIVES & directives.keys():
+        return 0
+
+    if status in DEFAULT_CACHEABLE or (status in CACHEABLE_WITH_MAX_AGE and max_age is not None):
+        if max_age is None:
+            max_age = _expires_in(headers, time.time() if now is None else now)
+        ttl = policy.default_ttl if max_age is None else max_age
+        return max(policy.min_ttl, min(policy.max_ttl, ttl))
+
+    if status in ERRORS_ALWAYS_CACHED or (
+        status in ERRORS_CACHED_WITH_MAX_AGE and max_age is not None
+    ):
+        return min(policy.max_ttl, max(policy.error_min_ttl, max_age or 0))
+    return 0
+
+
+@dataclass
+class CachedResponse:
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    stored_at: float = 0.0  # time.monotonic()
+    expires_at: float = 0.0
+    size: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.size = len(self.body) + sum(len(n) + len(v) for n, v in self.headers)
+
+    def age(self, now: float) -> int:
+        return int(now - self.stored_at)
+
+
+class ResponseCache:
+    """A thread-safe TTL cache keyed by CloudFront's cache key, evicting the least recently
+    used entries once it holds more than ``max_bytes``."""
+
+    def __init__(self, max_bytes: int = MAX_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, CachedResponse] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str, now: float | None = None) -> CachedResponse | None:
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            if entry.expires_at <= now:
+                self._remove(key)
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, entry: CachedResponse, ttl: int, now: float | None = None) -> bool:
+        """Store ``entry`` for ``ttl`` seconds; False if it is not stored (ttl 0, too big)."""
+        if ttl <= 0 or entry.size > self.max_bytes:
+            return False
+        now = time.monotonic() if now is None else now
+        entry.stored_at, entry.expires_at = now, now + ttl
+        with self._lock:
+            if key in self._entries:
+                self._remove(key)
+            self._entries[key] = entry
+            self._bytes += entry.size
+            while self._bytes > self.max_bytes:
+                self._remove(next(iter(self._entries)))
+        return True
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def _remove(self, key: str) -> None:
+        self._bytes -= self._entries.pop(key).size

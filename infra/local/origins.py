@@ -1,0 +1,201 @@
+"""CloudFront's origins: an S3 bucket (read with signed requests, like OAC), an HTTP origin
+(the function URL) and the origin group that fails over from the first to the second."""
+
+from __future__ import annotations
+
+import http.client
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
+from xml.sax.saxutils import escape
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+log = logging.getLogger("imgedge.local")
+
+CHUNK_BYTES = 64 * 1024
+ORIGIN_RESPONSE_TIMEOUT_S = 30.0  # CloudFront's default origin response timeout
+ORIGIN_CONNECT_TIMEOUT_S = 10.0
+
+# Response headers CloudFront passes on from the origin (hop-by-hop ones never are).
+PASSED_HEADERS = {
+    name.lower(): name
+    for name in (
+        "Content-Type", "Content-Length", "Cache-Control", "ETag", "Last-Modified", "Location",
+        "Expires", "Vary", "Content-Encoding", "Content-Language", "Content-Disposition",
+        "Accept-Ranges", "Set-Cookie",
+    )
+}  # fmt: skip
+
+# The origin group's failover criteria.
+FAILOVER_STATUSES = frozenset({403, 404, 500, 502, 503, 504})
+
+
+@dataclass
+class OriginResponse:
+    status: int
+    reason: str
+    headers: list[tuple[str, str]]
+    chunks: Iterator[bytes] = field(default_factory=lambda: iter(()))
+    close: Callable[[], None] = lambda: None
+
+    def header(self, name: str) -> str | None:
+        lower = name.lower()
+        return next((v for n, v in self.headers if n.lower() == lower), None)
+
+    def read_all(self) -> bytes:
+        try:
+            return b"".join(self.chunks)
+        finally:
+            self.close()
+
+
+class Origin(Protocol):
+    name: str
+
+    def fetch(
+        self, method: str, uri: str, querystring: str, headers: Sequence[tuple[str, str]]
+    ) -> OriginResponse: ...
+
+
+def _passed(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(PASSED_HEADERS[n.lower()], v) for n, v in headers if n.lower() in PASSED_HEADERS]
+
+
+def _guarded(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The body's chunks; a broken origin stream raises ConnectionError (an OSError)."""
+    try:
+        yield from chunks
+    except (OSError, http.client.HTTPException, BotoCoreError) as error:
+        raise ConnectionError(f"origin stream broken: {error}") from error
+
+
+def _bad_gateway(origin: str, error: Exception) -> OriginResponse:
+    log.warning("origin %s unreachable: %s", origin, error)
+    return OriginResponse(502, "Bad Gateway", [("Content-Type", "text/plain")], iter([b""]))
+
+
+class S3Origin:
+    """A bucket behind OAC: every request is signed; the key is the URI path decoded, without
+    the leading '/'. The query string and viewer headers are not forwarded."""
+
+    def __init__(self, bucket: str, endpoint_url: str, client: Any | None = None) -> None:
+        self.name = f"s3:{bucket}"
+        self.bucket = bucket
+        self._s3 = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name="us-east-1",
+            aws_access_key_id="cloudfront-oac",
+            aws_secret_access_key="cloudfront-oac",
+            config=BotoConfig(
+                retries={"mode": "standard", "max_attempts": 2},
+                connect_timeout=ORIGIN_CONNECT_TIMEOUT_S,
+                read_timeout=ORIGIN_RESPONSE_TIMEOUT_S,
+            ),
+        )
+
+    def fetch(
+        self, method: str, uri: str, querystring: str, headers: Sequence[tuple[str, str]]
+    ) -> OriginResponse:
+        key = unquote(uri[1:])
+        if not key:  # GET on the bucket itself: a listing, which OAC does not allow
+            return self._error(403, "AccessDenied", "Access Denied")
+        try:
+            if method == "HEAD":
+                response = self._s3.head_object(Bucket=self.bucket, Key=key)
+            else:
+                response = self._s3.get_object(Bucket=self.bucket, Key=key)
+        except ClientError as error:
+            meta = error.response.get("ResponseMetadata", {})
+            details = error.response.get("Error", {})
+            return self._error(
+                int(meta.get("HTTPStatusCode", 500)),
+                str(details.get("Code", "")),
+                str(details.get("Message", "")),
+            )
+        except BotoCoreError as error:
+            return _bad_gateway(self.name, error)
+        passed = _passed(response["ResponseMetadata"]["HTTPHeaders"].items())
+        if method == "HEAD":
+            return OriginResponse(200, "OK", passed)
+        body = response["Body"]
+        return OriginResponse(
+            200, "OK", passed, _guarded(body.iter_chunks(CHUNK_BYTES)), body.close
+        )
+
+    def _error(self, status: int, code: str, message: str) -> OriginResponse:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+        ).encode()
+        reason = http.client.responses.get(status, "")
+        return OriginResponse(status, reason, [("Content-Type", "application/xml")], iter([body]))
+
+
+class HttpOrigin:
+    """A custom origin over HTTP. Host is the origin's own; the caller chooses the other
+    request headers (the origin request policy's)."""
+
+    def __init__(self, url: str, name: str = "") -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "http" or parts.hostname is None:
+            raise ValueError(f"expected an http:// origin URL, got {url!r}")
+        self.name = name or url
+        self.host = parts.hostname
+        self.port = parts.port or 80
+        self.netloc = parts.netloc
+
+    def fetch(
+        self, method: str, uri: str, querystring: str, headers: Sequence[tuple[str, str]]
+    ) -> OriginResponse:
+        target = f"{uri}?{querystring}" if querystring else uri
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=ORIGIN_RESPONSE_TIMEOUT_S)
+        try:
+            conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            conn.putheader("Host", self.netloc)
+            for name, value in headers:
+                conn.putheader(name, value)
+            conn.endheaders()
+            response = conn.getresponse()
+        except (OSError, http.client.HTTPException) as error:
+            conn.close()
+            return _bad_gateway(self.name, error)
+
+        def chunks() -> Iterator[bytes]:
+            while chunk := response.read(CHUNK_BYTES):
+                yield chunk
+
+        return OriginResponse(
+            response.status,
+            response.reason,
+            _passed(response.getheaders()),
+            _guarded(chunks()),
+            conn.close,
+        )
+
+
+class OriginGroup:
+    """Primary first; on a failover status (or no answer) the same request goes to the
+    secondary, whose response is final."""
+
+    def __init__(
+        self, primary: Origin, secondary: Origin, statuses: frozenset[int] = FAILOVER_STATUSES
+    ) -> None:
+        self.primary = primary
+        self.secondary = secondary
+        self.statuses = statuses
+        self.name = f"group({primary.name} -> {secondary.name})"
+
+    def fetch(
+        self, method: str, uri: str, querystring: str, headers: Sequence[tuple[str, str]]
+    ) -> OriginResponse:
+        response = self.primary.fetch(method, uri, querystring, headers)
+        if response.status not in self.statuses:
+            return response
+        response.close()
+        return self.secondary.fetch(method, uri, querystring, headers)

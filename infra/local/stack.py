@@ -1,0 +1,238 @@
+"""``imgedge serve``: the whole pipeline on one machine.
+
+    viewer -> CloudFrontServer (HOST:PORT; edge router in-process, cache)
+                 -> S3Origin (derivatives bucket)  --403/404/5xx-->  HttpOrigin
+                                                                       -> FunctionUrlServer
+                                                                          -> WorkerPool
+                                                                             (regional resizer)
+    S3: EmbeddedS3 (moto, its own process, HOST:S3PORT) or any endpoint given
+
+Start order: S3, buckets, workers, function URL, CloudFront; then samples and ``ready``.
+Stop (SIGINT/SIGTERM) in reverse: CloudFront, function URL, workers, S3.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+import boto3
+from botocore.exceptions import ClientError
+
+from infra.local.cloudfront import CloudFrontServer
+from infra.local.function_url import FunctionUrlServer
+from infra.local.lambda_runtime import FunctionSpec, WorkerPool, call_in_process, load_object
+from infra.local.origins import HttpOrigin, OriginGroup, S3Origin
+from infra.local.s3_server import EmbeddedS3
+from infra.local.samples import upload_samples
+from shared.config import CONFIG_ENV, load_config
+
+log = logging.getLogger("imgedge.local")
+
+FAKE_ACCESS_KEY = "imgedge-local"
+FAKE_SECRET_KEY = "imgedge-local"
+REGION = "us-east-1"
+
+EDGE_FUNCTION = "edge_router.handler:make_handler"
+RESIZER_FUNCTION = "regional_resizer.handler:handler"
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    s3_port: int = 9000
+    s3_endpoint: str | None = None
+    originals_bucket: str = "originals"
+    derivatives_bucket: str = "derivatives"
+    data_dir: Path = Path(".imgedge")
+    samples: bool = True
+    config_path: Path | None = None
+    workers: int = 2
+    resizer_timeout_s: float = 25.0  # below CloudFront's 30 s origin response timeout
+    resizer_memory_mb: int = 1536
+    edge_function: str = EDGE_FUNCTION
+    resizer_function: str = RESIZER_FUNCTION
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+def s3_client(endpoint: str) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=REGION,
+        aws_access_key_id=FAKE_ACCESS_KEY,
+        aws_secret_access_key=FAKE_SECRET_KEY,
+    )
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise OSError (address in use) unless ``port`` can be bound; 0 always can."""
+    if port:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as error:
+                message = f"cannot listen on {host}:{port}: {error.strerror}"
+                raise OSError(error.errno, message) from None
+
+
+def ensure_bucket(s3: Any, bucket: str) -> None:
+    """Create ``bucket`` unless it exists; tolerate losing a race to ourselves."""
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return
+    except ClientError:
+        pass
+    try:
+        s3.create_bucket(Bucket=bucket)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "BucketAlreadyOwnedByYou":
+            raise
+
+
+class LocalStack:
+    """Every piece of the pipeline; ``start()`` brings them up, ``stop()`` takes down
+    whatever was started (it is safe after a failed or interrupted start)."""
+
+    def __init__(self, options: StackOptions, out: TextIO = sys.stdout) -> None:
+        self.options = options
+        self.out = out
+        self.s3_server: EmbeddedS3 | None = None
+        self.pool: WorkerPool | None = None
+        self.function_url: FunctionUrlServer | None = None
+        self.cloudfront: CloudFrontServer | None = None
+        self.sample_urls: list[str] = []
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    @property
+    def s3_endpoint(self) -> str:
+        if self.options.s3_endpoint:
+            return self.options.s3_endpoint
+        assert self.s3_server is not None
+        return self.s3_server.endpoint
+
+    def start(self) -> None:
+        opts = self.options
+        # Fail before anything starts, and never mistake another server for our S3.
+        check_port_free(opts.host, opts.port)
+        if not opts.s3_endpoint:
+            check_port_free(opts.host, opts.s3_port)
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        config_path = opts.config_path
+        if config_path is None and os.environ.get(CONFIG_ENV):
+            config_path = Path(os.environ[CONFIG_ENV])
+        config = load_config(config_path)  # validate before anything starts
+        edge_handler = load_object(opts.edge_function)(config)
+
+        if not opts.s3_endpoint:
+            self.s3_server = EmbeddedS3(opts.host, opts.s3_port, log=opts.data_dir / "s3.log")
+            self.s3_server.start()
+        s3 = s3_client(self.s3_endpoint)
+        for bucket in (opts.originals_bucket, opts.derivatives_bucket):
+            ensure_bucket(s3, bucket)
+
+        env = {
+            "ORIGINALS_BUCKET": opts.originals_bucket,
+            "DERIVATIVES_BUCKET": opts.derivatives_bucket,
+            "AWS_ENDPOINT_URL_S3": self.s3_endpoint,
+            "AWS_ACCESS_KEY_ID": FAKE_ACCESS_KEY,
+            "AWS_SECRET_ACCESS_KEY": FAKE_SECRET_KEY,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_EC2_METADATA_DISABLED": "true",
+            **opts.extra_env,
+        }
+        if config_path is not None:
+            env[CONFIG_ENV] = str(config_path.resolve())
+        spec = FunctionSpec(
+            handler=opts.resizer_function,
+            name="imgedge-regional-resizer",
+            env=env,
+            # Never let a developer's own AWS identity or settings reach the function.
+            unset_env=("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN", CONFIG_ENV),
+            memory_mb=opts.resizer_memory_mb,
+            timeout_s=opts.resizer_timeout_s,
+        )
+        self.pool = WorkerPool(spec, size=opts.workers).start()
+        self.function_url = FunctionUrlServer(self.pool, "127.0.0.1").start()
+
+        def edge(event: dict[str, Any]) -> Any:
+            return call_in_process(
+                edge_handler, event, name="imgedge-edge-router", memory_mb=128, timeout_s=5
+            )
+
+        origin = OriginGroup(
+            S3Origin(opts.derivatives_bucket, self.s3_endpoint),
+            HttpOrigin(self.function_url.url, name="function-url"),
+        )
+        self.cloudfront = CloudFrontServer(edge, origin, host=opts.host, port=opts.port).start()
+
+        self._print(f"edge: {self.cloudfront.url}")
+        self._print(f"s3: {self.s3_endpoint}")
+        if opts.samples:
+            self.sample_urls = upload_samples(s3, opts.originals_bucket, self.cloudfront.url)
+            for url in self.sample_urls:
+                self._print(url)
+        self._print("ready")
+
+    def stop(self) -> None:
+        for server in (self.cloudfront, self.function_url):
+            if server is not None:
+                server.stop()
+        self.cloudfront = self.function_url = None
+        if self.pool is not None:
+            self.pool.close()
+            self.pool = None
+        if self.s3_server is not None:
+            self.s3_server.stop()
+            self.s3_server = None
+
+
+class Interrupted(Exception):
+    """SIGINT or SIGTERM arrived while the stack was starting."""
+
+
+def serve(options: StackOptions, out: TextIO = sys.stdout) -> int:
+    """Run the stack until SIGINT or SIGTERM; 0 on a clean stop."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S", stream=sys.stderr
+    )
+    stopping = threading.Event()
+    starting = True
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+        if starting:
+            raise Interrupted(signal.Signals(signum).name)
+
+    previous: dict[int, Callable[[int, FrameType | None], Any] | int | None] = {
+        sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
+    stack = LocalStack(options, out)
+    try:
+        try:
+            stack.start()
+            starting = False
+        except Interrupted:
+            return 0
+        while not stopping.wait(1.0):
+            pass
+        return 0
+    finally:
+        starting = False
+        stack.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,475 @@
+"""`imgedge serve` end to end, over real HTTP: the command runs as a subprocess, originals go
+in through the S3 API it prints, images come out of its edge URL.
+
+Also the function URL emulator on its own (worker crashes, timeouts, the event it builds),
+with the handler below running in its worker processes.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+from PIL import Image
+
+from infra.local.function_url import FunctionUrlServer
+from infra.local.lambda_runtime import FunctionSpec, WorkerPool
+from infra.local.s3_server import EmbeddedS3
+from tests.conftest import REPO, make_s3_client
+
+pytestmark = pytest.mark.integration
+
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 20.0
+LONG_MAX_AGE = 30 * 24 * 3600
+
+
+# --- running `imgedge serve` ---------------------------------------------------------------
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    edge: str
+    s3: str
+    samples: list[str]
+    stderr: IO[str]
+    pump: threading.Thread
+
+    def stop(self, sig: signal.Signals = signal.SIGTERM) -> int:
+        """Signal the stack; its exit status (killed after STOP_TIMEOUT_S)."""
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise
+        finally:
+            self.pump.join(STOP_TIMEOUT_S)
+            assert self.process.stdout is not None
+            self.process.stdout.close()
+            self.stderr.close()
+
+
+def start_serve(data_dir: Path, *extra: str) -> Served:
+    """``imgedge serve`` on free ports, once it has printed ``ready``."""
+    stderr = open(data_dir.parent / f"{data_dir.name}.stderr.log", "w+")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "infra.cli", "serve", "--port", "0", "--s3-port", "0",
+         "--data-dir", str(data_dir), *extra],
+        cwd=REPO,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+    )  # fmt: skip
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:  # keeps draining stdout for the stack's whole life
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line.rstrip("\n"))
+        lines.put(None)
+
+    pumping = threading.Thread(target=pump, daemon=True)
+    pumping.start()
+    printed: list[str] = []
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not printed or printed[-1] != "ready":
+        try:
+            line = lines.get(timeout=max(0.1, deadline - time.monotonic()))
+        except queue.Empty:
+            line = None
+        if line is None:
+            process.kill()
+            process.wait()
+            pumping.join()
+            assert process.stdout is not None
+            process.stdout.close()
+            stderr.seek(0)
+            log = stderr.read()[-4000:]
+            stderr.close()
+            pytest.fail(f"imgedge serve did not get ready: {printed}\n{log}")
+        printed.append(line)
+    edge = next(line.removeprefix("edge: ") for line in printed if line.startswith("edge: "))
+    s3 = next(line.removeprefix("s3: ") for line in printed if line.startswith("s3: "))
+    samples = [line for line in printed if line.startswith("http")]
+    assert printed[:2] == [f"edge: {edge}", f"s3: {s3}"], printed
+    return Served(process, edge, s3, samples, stderr, pumping)
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid``, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_gone(pids: set[int], timeout_s: float = 10.0) -> set[int]:
+    deadline = time.monotonic() + timeout_s
+    while (alive := {pid for pid in pids if running(pid)}) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return alive
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = start_serve(tmp_path_factory.mktemp("stack") / "data")
+    yield served
+    children = descendants(served.process.pid)
+    assert served.stop(signal.SIGINT) == 0
+    assert wait_gone(children) == set()
+
+
+@pytest.fixture(scope="module")
+def s3(stack: Served) -> Any:
+    return make_s3_client(stack.s3)
+
+
+# --- HTTP helpers --------------------------------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    def image(self) -> Image.Image:
+        return Image.open(io.BytesIO(self.body))
+
+
+DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
+
+
+def fetch(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> Reply:
+    request = urllib.request.Request(url, method=method, headers=headers or {})
+    try:
+        with DIRECT.open(request, timeout=30) as response:
+            return Reply(response.status, dict(response.headers.items()), response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            return Reply(error.code, dict(error.headers.items()), error.read())
+
+
+def jpeg(size: tuple[int, int] = (1200, 800)) -> bytes:
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize(size).convert("RGB").save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+def put_original(s3: Any, key: str, body: bytes, content_type: str = "image/jpeg") -> None:
+    s3.put_object(Bucket="originals", Key=key, Body=body, ContentType=content_type)
+
+
+def max_age(cache_control: str) -> int:
+    for part in cache_control.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "max-age":
+            return int(value)
+    raise AssertionError(f"no max-age in {cache_control!r}")
+
+
+# --- the stack -----------------------------------------------------------------------------
+
+
+def test_prints_real_ports_and_sample_urls(stack: Served) -> None:
+    for url in (stack.edge, stack.s3):
+        assert url.startswith("http://127.0.0.1:")
+        assert int(url.rsplit(":", 1)[1]) > 0
+    assert stack.edge != stack.s3
+    assert len(stack.samples) >= 3
+    assert all(url.startswith(stack.edge + "/") for url in stack.samples)
+    assert f"{stack.edge}/sample.png?s=256x256&f=webp" in stack.samples
+
+
+def test_resize_is_a_miss_then_a_hit_and_stored_in_s3(stack: Served, s3: Any) -> None:
+    put_original(s3, "photos/cat.jpg", jpeg())
+    url = f"{stack.edge}/photos/cat.jpg?s=256x256&f=webp"
+
+    first = fetch(url)
+    assert first.status == 200, first.body[:200]
+    assert first.headers["Content-Type"] == "image/webp"
+    assert first.headers["X-Cache"] == "Miss from cloudfront"
+    assert "Age" not in first.headers
+    with first.image() as image:
+        assert (image.format, image.size) == ("WEBP", (256, 256))
+
+    second = fetch(url)
+    assert second.status == 200
+    assert second.headers["X-Cache"] == "Hit from cloudfront"
+    assert int(second.headers["Age"]) >= 0
+    assert second.body == first.body
+    for name in ("Via", "X-Amz-Cf-Id", "X-Amz-Cf-Pop"):
+        assert second.headers[name]
+    assert second.headers["Via"].endswith(".cloudfront.net (CloudFront)")
+    assert second.headers["X-Amz-Cf-Id"] != first.headers["X-Amz-Cf-Id"]
+
+    stored = s3.get_object(Bucket="derivatives", Key="256x256/webp/photos/cat.jpg")
+    assert stored["ContentType"] == "image/webp"
+    assert max_age(stored["CacheControl"]) >= LONG_MAX_AGE
+    assert stored["Body"].read() == first.body
+
+
+@pytest.fixture(scope="module")
+def dog(stack: Served, s3: Any) -> str:
+    """An original whose 256x256 webp is already in the edge cache."""
+    put_original(s3, "photos/dog.jpg", jpeg())
+    url = f"{stack.edge}/photos/dog.jpg"
+    assert fetch(f"{url}?s=256x256&f=webp").headers["X-Cache"] == "Miss from cloudfront"
+    return url
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["f=webp&s=256x256", "S=256x256&F=WEBP", "s=256x256&f=webp&utm_source=x", "s=250x250&f=webp"],
+)
+def test_spellings_of_one_request_share_one_cache_entry(dog: str, query: str) -> None:
+    reply = fetch(f"{dog}?{query}")
+    assert reply.status == 200
+    assert reply.headers["X-Cache"] == "Hit from cloudfront"
+    with reply.image() as image:
+        assert image.size == (256, 256)
+
+
+def test_the_original_comes_back_byte_for_byte(stack: Served, s3: Any) -> None:
+    body = jpeg((640, 480))
+    put_original(s3, "photos/original.jpg", body)
+    reply = fetch(f"{stack.edge}/photos/original.jpg")
+    assert reply.status == 200
+    assert reply.headers["Content-Type"] == "image/jpeg"
+    assert reply.body == body
+    assert fetch(f"{stack.edge}/photos/original.jpg").headers["X-Cache"] == "Hit from cloudfront"
+
+
+def test_a_bad_parameter_is_a_400_cached_briefly(stack: Served) -> None:
+    reply = fetch(f"{stack.edge}/photos/cat.jpg?s=abc&f=webp")
+    assert reply.status == 400
+    assert max_age(reply.headers["Cache-Control"]) <= 300
+    assert reply.headers["X-Cache"] == "LambdaGeneratedResponse from cloudfront"
+
+
+def test_a_missing_original_is_a_404(stack: Served) -> None:
+    reply = fetch(f"{stack.edge}/photos/{uuid.uuid4().hex}.jpg?s=256x256&f=webp")
+    assert reply.status == 404
+    assert reply.headers["X-Cache"] == "Error from cloudfront"
+    assert max_age(reply.headers["Cache-Control"]) <= 300
+
+
+def test_a_text_file_named_jpg_is_unsupported(stack: Served, s3: Any) -> None:
+    put_original(s3, "notes.jpg", b"this is not an image\n" * 10, "text/plain")
+    reply = fetch(f"{stack.edge}/notes.jpg?s=256x256&f=webp")
+    assert reply.status in (415, 422)
+    assert not reply.headers["Content-Type"].startswith("image/")
+
+
+def test_sample_urls_serve_images(stack: Served) -> None:
+    for url in stack.samples:
+        reply = fetch(url, headers={"Accept": "image/avif,image/webp,*/*"})
+        assert reply.status == 200, url
+        assert reply.headers["Content-Type"].startswith("image/"), url
+    with fetch(f"{stack.edge}/sample.png?s=256x256&f=webp").image() as image:
+        assert (image.format, image.size) == ("WEBP", (256, 256))
+        assert image.mode == "RGBA"  # transparency kept
+    with fetch(f"{stack.edge}/photos/portrait.jpg?s=x512&f=jpeg").image() as image:
+        width, height = image.size
+        assert height == 512
+        assert width < height  # EXIF orientation 6 applied: a portrait
+
+
+def test_head_and_conditional_requests(stack: Served) -> None:
+    url = f"{stack.edge}/sample.png?s=256x256&f=webp"
+    full = fetch(url)
+    head = fetch(url, method="HEAD")
+    assert head.status == 200
+    assert head.body == b""
+    assert head.headers["Content-Length"] == str(len(full.body))
+    assert head.headers["X-Cache"] == "Hit from cloudfront"
+    not_modified = fetch(url, headers={"If-None-Match": full.headers["ETag"]})
+    assert not_modified.status == 304
+    assert not_modified.body == b""
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS"])
+def test_only_get_and_head_are_allowed(stack: Served, method: str) -> None:
+    reply = fetch(f"{stack.edge}/sample.png?s=256x256&f=webp", method=method)
+    assert reply.status == 403
+    assert reply.headers["X-Cache"] == "Error from cloudfront"
+
+
+def test_every_response_carries_the_security_headers(stack: Served) -> None:
+    for url in (
+        f"{stack.edge}/sample.png?s=256x256&f=webp",
+        f"{stack.edge}/sample.png?s=abc",
+        f"{stack.edge}/missing.png?s=64x64",
+        f"{stack.edge}/sample.png",
+    ):
+        reply = fetch(url)
+        assert reply.headers["X-Content-Type-Options"] == "nosniff", url
+        assert reply.headers["Content-Security-Policy"].startswith("default-src 'none'"), url
+    assert fetch(stack.edge + "/x", method="POST").headers["X-Content-Type-Options"] == "nosniff"
+
+
+# --- another S3 endpoint, no samples, SIGTERM ----------------------------------------------
+
+
+def test_given_s3_endpoint_no_samples_and_sigterm(tmp_path: Path) -> None:
+    with EmbeddedS3(log=tmp_path / "own-s3.log") as own_s3:
+        served = start_serve(tmp_path / "data", "--s3-endpoint", own_s3.endpoint, "--no-samples")
+        try:
+            assert served.s3 == own_s3.endpoint
+            assert served.samples == []
+            children = descendants(served.process.pid)
+            commands = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in children]
+            assert not any(b"moto.server" in command for command in commands)
+
+            s3 = make_s3_client(own_s3.endpoint)
+            assert s3.list_objects_v2(Bucket="originals")["KeyCount"] == 0
+            put_original(s3, "given/cat.jpg", jpeg())
+            reply = fetch(f"{served.edge}/given/cat.jpg?s=128x128&f=png")
+            assert reply.status == 200
+            with reply.image() as image:
+                assert (image.format, image.size) == ("PNG", (128, 128))
+            assert s3.head_object(Bucket="derivatives", Key="128x128/png/given/cat.jpg")
+        finally:
+            exit_code = served.stop(signal.SIGTERM)
+        assert exit_code == 0
+        assert wait_gone(children) == set()
+
+
+# --- the function URL emulator on its own --------------------------------------------------
+
+
+def probe_handler(event: dict[str, Any], context: Any) -> Any:
+    """Runs in the emulator's worker processes: behaves as the path says."""
+    path = event["rawPath"]
+    if path == "/crash":
+        os._exit(3)
+    if path == "/sleep":
+        time.sleep(30)
+    if path == "/raise":
+        raise RuntimeError("boom")
+    if path == "/plain":
+        return {"hello": "world"}
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json", "x-pid": str(os.getpid())},
+        "cookies": ["seen=1"],
+        "body": base64.b64encode(
+            json.dumps(
+                {
+                    "event": event,
+                    "function_name": context.function_name,
+                    "memory": context.memory_limit_in_mb,
+                    "remaining_ms": context.get_remaining_time_in_millis(),
+                    "env": os.environ.get("PROBE_ENV"),
+                }
+            ).encode()
+        ).decode(),
+        "isBase64Encoded": True,
+    }
+
+
+@pytest.fixture(scope="module")
+def function_url() -> Iterator[str]:
+    spec = FunctionSpec(
+        handler=f"{__name__}:probe_handler",
+        name="probe",
+        env={"PROBE_ENV": "from-the-stack"},
+        memory_mb=256,
+        timeout_s=1.5,
+    )
+    pool = WorkerPool(spec, size=1).start()
+    server = FunctionUrlServer(pool).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        pool.close()
+
+
+def test_function_url_event_and_context(function_url: str) -> None:
+    reply = fetch(
+        f"{function_url}/some/path%20x?a=1&a=2&b=",
+        headers={"Cookie": "c1=1; c2=2", "Accept": "image/webp", "X-Two": "x"},
+    )
+    assert reply.status == 200
+    assert reply.headers["Set-Cookie"] == "seen=1"
+    seen = json.loads(reply.body)
+    event = seen["event"]
+    assert event["version"] == "2.0"
+    assert event["rawPath"] == "/some/path%20x"
+    assert event["rawQueryString"] == "a=1&a=2&b="
+    assert event["queryStringParameters"] == {"a": "1,2", "b": ""}
+    assert event["cookies"] == ["c1=1", "c2=2"]
+    assert event["headers"]["accept"] == "image/webp"
+    assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
+    assert event["headers"]["x-amzn-trace-id"].startswith("Root=1-")
+    assert "cookie" not in event["headers"]
+    assert all(name == name.lower() for name in event["headers"])
+    http = event["requestContext"]["http"]
+    assert (http["method"], http["path"], http["sourceIp"]) == (
+        "GET",
+        event["rawPath"],
+        "127.0.0.1",
+    )
+    assert seen["function_name"] == "probe"
+    assert seen["memory"] == 256
+    assert 0 < seen["remaining_ms"] <= 1500
+    assert seen["env"] == "from-the-stack"
+
+
+def test_a_plain_return_value_is_json(function_url: str) -> None:
+    reply = fetch(f"{function_url}/plain")
+    assert (reply.status, reply.headers["Content-Type"]) == (200, "application/json")
+    assert json.loads(reply.body) == {"hello": "world"}
+
+
+@pytest.mark.parametrize("path", ["/crash", "/sleep", "/raise"])
+def test_a_failed_invocation_is_a_502_and_the_worker_recovers(function_url: str, path: str) -> None:
+    before = fetch(f"{function_url}/pid").headers["x-pid"]
+    started = time.monotonic()
+    assert fetch(f"{function_url}{path}").status == 502
+    assert time.monotonic() - started < 10
+    after = fetch(f"{function_url}/pid")
+    assert after.status == 200
+    if path == "/raise":
+        assert after.headers["x-pid"] == before  # a handler error leaves the worker alive
+    else:
+        assert after.headers["x-pid"] != before  # a dead or timed-out worker was replaced
