@@ -6,6 +6,8 @@ boto3 sees in production: an HTTP endpoint that speaks the S3 REST protocol.
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import socket
 import subprocess
 import sys
@@ -45,6 +47,16 @@ def wait_for_http(
             time.sleep(0.05)
 
 
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGTERM to the server when imgedge dies, even by SIGKILL,
+    so that no S3 server outlives the stack that started it."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 class EmbeddedS3:
     """moto's S3 server on ``host:port`` (port 0: pick a free one) until ``stop()``."""
 
@@ -66,6 +78,7 @@ class EmbeddedS3:
             stdin=subprocess.DEVNULL,
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self._log else subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
         )
         try:
             wait_for_http(self.endpoint + "/", STARTUP_TIMEOUT_S, self._process)
