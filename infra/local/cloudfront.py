@@ -20,11 +20,9 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from infra.local.cache import CachedResponse, CachePolicy, ResponseCache, ttl_for
@@ -34,11 +32,11 @@ from infra.local.events import (
     new_edge_request_id,
     viewer_request_event,
 )
+from infra.local.http_server import BackgroundHTTPServer, reason_phrase
 from infra.local.origins import Origin, OriginResponse
 
 log = logging.getLogger("imgedge.local")
 
-POLL_INTERVAL_S = 0.1  # how soon stop() takes effect
 
 EdgeFunction = Callable[[dict[str, Any]], Any]
 
@@ -247,14 +245,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(502, LAMBDA_VALIDATION_ERROR)
             return
         self._x_cache = "LambdaGeneratedResponse from cloudfront"
-        reason = str(response.get("statusDescription") or _reason(status))
+        reason = str(response.get("statusDescription") or reason_phrase(status))
         self._send(status, reason, headers, iter([data]), len(data))
 
     def _send_error(self, status: int, message: str) -> None:
         self._x_cache = "Error from cloudfront"
         body = error_page(status, message)
         headers = [("Content-Type", "text/html"), ("Server", "CloudFront")]
-        self._send(status, _reason(status), headers, iter([body]), len(body))
+        self._send(status, reason_phrase(status), headers, iter([body]), len(body))
 
     # --- the response --------------------------------------------------------------------
 
@@ -317,13 +315,6 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle  # noqa: N815
 
 
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
 def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     if not if_none_match:
         return False
@@ -331,11 +322,11 @@ def _etag_matches(if_none_match: str | None, etag: str) -> bool:
     return "*" in tags or etag.removeprefix("W/") in tags
 
 
-class CloudFrontServer(ThreadingHTTPServer):
+class CloudFrontServer(BackgroundHTTPServer):
     """The distribution: ``edge`` is the viewer-request function (event -> result), ``origin``
     the origin group; responses are cached per ``policy``."""
 
-    daemon_threads = True
+    thread_name = "cloudfront"
 
     def __init__(
         self,
@@ -348,30 +339,9 @@ class CloudFrontServer(ThreadingHTTPServer):
         cache: ResponseCache | None = None,
         distribution_domain: str = DISTRIBUTION_DOMAIN,
     ) -> None:
-        super().__init__((host, port), _Handler)
+        super().__init__(host, port, _Handler)
         self.edge = edge
         self.origin = origin
         self.policy = policy or CachePolicy()
         self.cache = cache or ResponseCache()
         self.distribution_domain = distribution_domain
-        self.host = host
-        self.port: int = self.server_address[1]
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> CloudFrontServer:
-        self._thread = threading.Thread(
-            target=self.serve_forever, args=(POLL_INTERVAL_S,), name="cloudfront", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join()
-            self._thread = None
-        self.server_close()

@@ -13,18 +13,16 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import threading
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from infra.local.events import function_url_event as build_event
 from infra.local.events import new_trace_id
+from infra.local.http_server import BackgroundHTTPServer, reason_phrase
 from infra.local.lambda_runtime import Invocation, WorkerPool
 
 log = logging.getLogger("imgedge.local")
 
-POLL_INTERVAL_S = 0.1  # how soon stop() takes effect
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # buffered response payload limit
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
@@ -136,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self.send_response(status, _reason(status))
+        self.send_response(status, reason_phrase(status))
         for name, value in headers:
             if name.lower() not in ("content-length", "connection", "transfer-encoding"):
                 self.send_header(name, value)
@@ -148,41 +146,13 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle  # noqa: N815
 
 
-def _reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
-
-
-class FunctionUrlServer(ThreadingHTTPServer):
+class FunctionUrlServer(BackgroundHTTPServer):
     """The function URL of ``pool``'s function, on ``host`` and a free port."""
 
-    daemon_threads = True
+    thread_name = "function-url"
 
     def __init__(self, pool: WorkerPool, host: str = "127.0.0.1", port: int = 0) -> None:
-        super().__init__((host, port), _Handler)
+        super().__init__(host, port, _Handler)
         self.pool = pool
-        self.host = host
-        self.port: int = self.server_address[1]
         # What Lambda would call it: <url-id>.lambda-url.<region>.on.aws
         self.domain_name = f"{pool.spec.name}.lambda-url.us-east-1.on.aws"
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    def start(self) -> FunctionUrlServer:
-        self._thread = threading.Thread(
-            target=self.serve_forever, args=(POLL_INTERVAL_S,), name="function-url", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread is not None:
-            self.shutdown()
-            self._thread.join()
-            self._thread = None
-        self.server_close()
