@@ -2,18 +2,23 @@
 
 An I/O shell over ``normalize``: it reads ``Records[0].cf.request``, rewrites ``uri`` to the
 canonical key and clears ``querystring`` (so the cache key is the URI alone), or answers a
-generated 400 with a short Cache-Control. Lambda@Edge allows no environment variables: the
-configuration is the file baked into the zip, read once per container.
+generated 400 with a short Cache-Control. A forwarded request also carries the trace
+headers (``X-Amzn-Trace-Id`` and the edge's own timing, see ``shared.trace_context``).
+Lambda@Edge allows no environment variables: the configuration is the file baked into the
+zip, read once per container.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 from edge_router.normalize import normalize
+from edge_router.trace import start_trace
 from shared.config import Config, load_config
 from shared.errors import ImgedgeError
+from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER, EdgeTiming
 
 Event = dict[str, Any]
 Handler = Callable[[Event, Any], Event]
@@ -25,7 +30,9 @@ def make_handler(config: Config) -> Handler:
     """A handler bound to one configuration (the local stack and tests pass their own)."""
 
     def handler(event: Event, context: Any) -> Event:
-        request: Event = event["Records"][0]["cf"]["request"]
+        started = time.time()
+        cf = event["Records"][0]["cf"]
+        request: Event = cf["request"]
         try:
             result = normalize(
                 request["uri"],
@@ -37,6 +44,23 @@ def make_handler(config: Config) -> Handler:
             return generated_response(error, config)
         request["uri"] = result.uri
         request["querystring"] = ""
+        event_type = cf["config"].get("eventType", "viewer-request")
+        already_traced = EdgeTiming.parse(first_header(request, EDGE_TIMING_HEADER))
+        if event_type == "origin-request" and already_traced:
+            return request  # the viewer-request trigger started the trace
+        trace, segment_id, viewer_parent = start_trace(
+            first_header(request, TRACE_HEADER), config.trace_sampling_rate, now=started
+        )
+        set_header(request, "X-Amzn-Trace-Id", trace.format())
+        timing = EdgeTiming(
+            segment_id=segment_id,
+            start=started,
+            end=time.time(),
+            event_type=event_type,
+            request_id=cf["config"].get("requestId") or "unknown",
+            parent=viewer_parent,
+        )
+        set_header(request, "X-Imgedge-Edge", timing.format())
         return request
 
     return handler
@@ -46,6 +70,10 @@ def first_header(request: Event, name: str) -> str | None:
     """A header's first value from CloudFront's ``{"name": [{"key", "value"}]}`` shape."""
     values = request.get("headers", {}).get(name)
     return values[0]["value"] if values else None
+
+
+def set_header(request: Event, name: str, value: str) -> None:
+    request.setdefault("headers", {})[name.lower()] = [{"key": name, "value": value}]
 
 
 def generated_response(error: ImgedgeError, config: Config) -> Event:

@@ -60,7 +60,42 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         metavar="FILE",
         help="an imgedge configuration file (default: $IMGEDGE_CONFIG)",
     )
+    serve.add_argument(
+        "--xray-daemon",
+        metavar="HOST:PORT",
+        help="send traces to this X-Ray daemon (UDP) instead of an embedded one",
+    )
     serve.set_defaults(func=_cmd_serve)
+
+
+def _add_traces(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    traces = subparsers.add_parser(
+        "traces",
+        help="show the traces the local stack recorded",
+        description="Print the recent X-Ray traces recorded by `imgedge serve`'s embedded "
+        "daemon, as a waterfall (default) or as JSON.",
+    )
+    traces.add_argument("--data-dir", type=Path, default=Path(".imgedge"), metavar="DIR")
+    traces.add_argument("--json", action="store_true", help="print a JSON array of traces")
+    traces.add_argument(
+        "--limit", type=int, default=10, metavar="N", help="the last N traces (0: all)"
+    )
+    traces.set_defaults(func=_cmd_traces)
+
+
+def _cmd_traces(args: argparse.Namespace) -> int:
+    import json
+
+    from infra.local.traces import read_traces, waterfall
+
+    traces = read_traces(args.data_dir, args.limit or None)
+    if args.json:
+        print(json.dumps(traces, indent=2))
+    elif not traces:
+        print(f"no traces recorded under {args.data_dir}")
+    else:
+        print("\n\n".join(waterfall(trace) for trace in traces))
+    return 0
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -76,6 +111,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         samples=args.samples,
         config_path=args.config,
+        xray_daemon=args.xray_daemon,
     )
     try:
         return serve(options)
@@ -90,6 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_serve(subparsers)
+    _add_traces(subparsers)
     return parser
 
 

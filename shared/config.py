@@ -65,6 +65,10 @@ class Config:
     derivative_max_age: int = 365 * 24 * 3600
     error_max_age: int = 60
 
+    # Share of requests the edge starts an X-Ray trace for (a viewer's sampled
+    # X-Amzn-Trace-Id is honoured whatever this says). X-Ray bills per trace recorded.
+    trace_sampling_rate: float = 0.05
+
     def __post_init__(self) -> None:
         problems = _problems(self)
         if problems:
@@ -144,6 +148,9 @@ def _problems(config: Config) -> list[str]:
         value = getattr(config, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             problems.append(f"{name}: must be a non-negative integer")
+    rate = config.trace_sampling_rate
+    if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
+        problems.append("trace_sampling_rate: must be a number in 0..1")
     return problems
 
 

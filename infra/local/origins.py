@@ -21,15 +21,15 @@ CHUNK_BYTES = 64 * 1024
 ORIGIN_RESPONSE_TIMEOUT_S = 30.0  # CloudFront's default origin response timeout
 ORIGIN_CONNECT_TIMEOUT_S = 10.0
 
-# Response headers CloudFront passes on from the origin (hop-by-hop ones never are).
-PASSED_HEADERS = {
-    name.lower(): name
-    for name in (
-        "Content-Type", "Content-Length", "Cache-Control", "ETag", "Last-Modified", "Location",
-        "Expires", "Vary", "Content-Encoding", "Content-Language", "Content-Disposition",
-        "Accept-Ranges", "Set-Cookie",
-    )
-}  # fmt: skip
+# CloudFront passes the origin's response headers on, except hop-by-hop ones and those it
+# sets itself (the viewer side adds Via, X-Cache, Age, X-Amz-Cf-*).
+DROPPED_HEADERS = frozenset(
+    {
+        "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+        "trailer", "transfer-encoding", "upgrade", "date", "server", "via", "x-cache", "age",
+        "x-amz-cf-id", "x-amz-cf-pop",
+    }
+)  # fmt: skip
 
 # The origin group's failover criteria.
 FAILOVER_STATUSES = frozenset({403, 404, 500, 502, 503, 504})
@@ -63,7 +63,7 @@ class Origin(Protocol):
 
 
 def _passed(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
-    return [(PASSED_HEADERS[n.lower()], v) for n, v in headers if n.lower() in PASSED_HEADERS]
+    return [(n, v) for n, v in headers if n.lower() not in DROPPED_HEADERS]
 
 
 def _guarded(chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -6,9 +6,13 @@
                                                                           -> WorkerPool
                                                                              (regional resizer)
     S3: EmbeddedS3 (moto, its own process, HOST:S3PORT) or any endpoint given
+    X-Ray: XRayDaemon (UDP on loopback, records under the data dir) or any daemon given
 
-Start order: S3, buckets, workers, function URL, CloudFront; then samples and ``ready``.
-Stop (SIGINT/SIGTERM) in reverse: CloudFront, function URL, workers, S3.
+Start order: S3, buckets, X-Ray daemon, workers, function URL, CloudFront; then samples
+and ``ready``. Stop (SIGINT/SIGTERM) in reverse.
+
+Without a configuration file the local stack traces every request (trace_sampling_rate 1),
+so that ``imgedge traces`` shows something at once; a file's rate is used as it is.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ from infra.local.lambda_runtime import FunctionSpec, WorkerPool, call_in_process
 from infra.local.origins import HttpOrigin, OriginGroup, S3Origin
 from infra.local.s3_server import EmbeddedS3
 from infra.local.samples import upload_samples
-from shared.config import CONFIG_ENV, load_config
+from infra.local.xray_daemon import XRayDaemon
+from shared.config import CONFIG_ENV, Config, load_config
 
 log = logging.getLogger("imgedge.local")
 
@@ -57,6 +62,7 @@ class StackOptions:
     data_dir: Path = Path(".imgedge")
     samples: bool = True
     config_path: Path | None = None
+    xray_daemon: str | None = None  # HOST:PORT of an external daemon; None: embed one
     workers: int = 2
     resizer_timeout_s: float = 25.0  # below CloudFront's 30 s origin response timeout
     resizer_memory_mb: int = 1536
@@ -109,6 +115,7 @@ class LocalStack:
         self.options = options
         self.out = out
         self.s3_server: EmbeddedS3 | None = None
+        self.xray: XRayDaemon | None = None
         self.pool: WorkerPool | None = None
         self.function_url: FunctionUrlServer | None = None
         self.cloudfront: CloudFrontServer | None = None
@@ -124,6 +131,11 @@ class LocalStack:
         assert self.s3_server is not None
         return self.s3_server.endpoint
 
+    @property
+    def xray_address(self) -> str:
+        assert self.xray is not None
+        return self.xray.address
+
     def start(self) -> None:
         opts = self.options
         # Fail before anything starts, and never mistake another server for our S3.
@@ -134,7 +146,8 @@ class LocalStack:
         config_path = opts.config_path
         if config_path is None and os.environ.get(CONFIG_ENV):
             config_path = Path(os.environ[CONFIG_ENV])
-        config = load_config(config_path)  # validate before anything starts
+        # Validate before anything starts.
+        config = load_config(config_path) if config_path else Config(trace_sampling_rate=1.0)
         edge_handler = load_object(opts.edge_function)(config)
 
         if not opts.s3_endpoint:
@@ -144,7 +157,10 @@ class LocalStack:
         for bucket in (opts.originals_bucket, opts.derivatives_bucket):
             ensure_bucket(s3, bucket)
 
+        if opts.xray_daemon is None:
+            self.xray = XRayDaemon(opts.data_dir, "127.0.0.1").start()
         env = {
+            "AWS_XRAY_DAEMON_ADDRESS": opts.xray_daemon or self.xray_address,
             "ORIGINALS_BUCKET": opts.originals_bucket,
             "DERIVATIVES_BUCKET": opts.derivatives_bucket,
             "AWS_ENDPOINT_URL_S3": self.s3_endpoint,
@@ -182,6 +198,7 @@ class LocalStack:
 
         self._print(f"edge: {self.cloudfront.url}")
         self._print(f"s3: {self.s3_endpoint}")
+        self._print(f"xray: udp://{opts.xray_daemon or self.xray_address}")
         if opts.samples:
             self.sample_urls = upload_samples(s3, opts.originals_bucket, self.cloudfront.url)
             for url in self.sample_urls:
@@ -196,6 +213,9 @@ class LocalStack:
         if self.pool is not None:
             self.pool.close()
             self.pool = None
+        if self.xray is not None:
+            self.xray.stop()
+            self.xray = None
         if self.s3_server is not None:
             self.s3_server.stop()
             self.s3_server = None

@@ -10,6 +10,7 @@ import pytest
 
 from edge_router.handler import handler, make_handler
 from shared.config import Config
+from shared.trace_context import EdgeTiming, TraceHeader
 from tests.conftest import EVENTS
 
 VIEWER_REQUEST: dict[str, Any] = json.loads((EVENTS / "viewer_request.json").read_text())
@@ -75,3 +76,37 @@ def test_configuration_is_bound_per_handler() -> None:
     only_webp = make_handler(Config(sizes=(100, 200), formats=("webp",)))
     assert only_webp(cf_event("/a.jpg", "s=150x"), None)["uri"] == "/200x/webp/a.jpg"
     assert only_webp(cf_event("/a.jpg", "f=avif"), None)["status"] == "400"
+
+
+def test_forwarded_request_starts_a_trace_and_records_edge_timing() -> None:
+    event = cf_event("/sample.png", "s=256x256&f=webp")
+    result = make_handler(Config(trace_sampling_rate=1.0))(event, None)
+    trace = TraceHeader.parse(result["headers"]["x-amzn-trace-id"][0]["value"])
+    timing = EdgeTiming.parse(result["headers"]["x-imgedge-edge"][0]["value"])
+    assert trace is not None and timing is not None
+    assert trace.sampled is True
+    assert trace.parent == timing.segment_id
+    assert timing.event_type == "viewer-request"
+    assert timing.request_id == event["Records"][0]["cf"]["config"]["requestId"]
+    assert 0 <= timing.duration_ms < 100
+
+
+def test_viewer_cannot_forge_edge_timing_and_origin_request_keeps_the_trace() -> None:
+    forged = cf_event("/a.jpg", "s=64x")
+    forged["Records"][0]["cf"]["request"]["headers"]["x-imgedge-edge"] = [
+        {"key": "X-Imgedge-Edge", "value": "id=0000000000000000;start=1;end=2;event=x;request=y"}
+    ]
+    viewer = handler(forged, None)
+    timing = viewer["headers"]["x-imgedge-edge"][0]["value"]
+    assert not timing.startswith("id=0000000000000000")
+    origin_event = cf_event(viewer["uri"], "", kind="origin-request")
+    origin_event["Records"][0]["cf"]["request"]["headers"].update(
+        {k: viewer["headers"][k] for k in ("x-imgedge-edge", "x-amzn-trace-id")}
+    )
+    origin = handler(origin_event, None)
+    assert origin["headers"]["x-imgedge-edge"][0]["value"] == timing
+
+
+def test_generated_400_carries_no_trace() -> None:
+    result = handler(cf_event("/a.jpg", "s=0x"), None)
+    assert "x-amzn-trace-id" not in result["headers"]
