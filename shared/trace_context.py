@@ -9,6 +9,11 @@ Lambda@Edge cannot talk to X-Ray, so the edge router starts the trace and hands 
 The regional resizer continues the trace (its segment's parent is the edge segment) and
 emits the edge segment from the second header. Both parsers are total: a malformed header
 is ignored (None), never an error, because a trace must never fail a request.
+
+Dependency: CloudFront forwards a header to an origin only if the origin request policy
+names it. The AWS distribution's policy (infra/aws) and the local emulator's origin
+(infra/local/origins.py) must both forward TRACE_HEADER and EDGE_TIMING_HEADER to the
+function URL origin, or the resizer's work is not joined to the edge's trace.
 """
 
 from __future__ import annotations

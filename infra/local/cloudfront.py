@@ -34,6 +34,7 @@ from infra.local.events import (
 )
 from infra.local.http_server import BackgroundHTTPServer, reason_phrase
 from infra.local.origins import Origin, OriginResponse
+from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER
 
 log = logging.getLogger("imgedge.local")
 
@@ -44,10 +45,10 @@ ALLOWED_METHODS = ("GET", "HEAD")
 POP = "LCL50-C1"  # an edge location id, shaped like CloudFront's ("FRA56-P1")
 MAX_GENERATED_BODY_BYTES = 40 * 1024  # Lambda@Edge viewer-trigger generated responses
 
-# The origin request policy: viewer headers (after the edge function) sent to the origin.
-# Never Host: a function URL answers only to its own.
-ORIGIN_REQUEST_HEADERS = ("accept", "x-amzn-trace-id")
-ORIGIN_REQUEST_HEADER_PREFIXES = ("x-imgedge-",)
+# The origin request policy: viewer headers (after the edge function) sent to the origin:
+# the trace headers the edge sets (see shared/trace_context.py; the AWS policy in infra/aws
+# must name the same). Never Host: a function URL answers only to its own.
+ORIGIN_REQUEST_HEADERS = ("accept", TRACE_HEADER, EDGE_TIMING_HEADER)
 
 # The response headers policy (overriding the origin's values): originals may be anything,
 # SVG with script included, so nothing a browser gets from here may run or be sniffed.
@@ -94,10 +95,7 @@ def origin_request_headers(
 ) -> list[tuple[str, str]]:
     """What CloudFront sends to a custom origin: the policy's viewer headers plus its own."""
     chosen = [
-        (name, value)
-        for name, value in request_headers
-        if name.lower() in ORIGIN_REQUEST_HEADERS
-        or name.lower().startswith(ORIGIN_REQUEST_HEADER_PREFIXES)
+        (name, value) for name, value in request_headers if name.lower() in ORIGIN_REQUEST_HEADERS
     ]
     return [
         *chosen,
