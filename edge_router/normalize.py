@@ -6,6 +6,8 @@ Viewer parameters (names and values case-insensitive, any order, unknown ones ig
     f=webp|avif|jpeg|jpg|png|auto
     q=1..100                 quality (snapped to the allow-list; ignored for png)
     fit=cover|contain|inside only meaningful with both sides; cover is the default
+    p=NAME                   a named preset from the configuration, alone (p=thumb is
+                             exactly its query, e.g. s=256x256&f=webp: the same key)
 
 A parameter repeated with the same value is fine; with different values it is ambiguous
 and refused. Without any of these parameters the request is for the original, byte for
@@ -22,7 +24,7 @@ from shared.config import Config
 from shared.contract import FITS, ImageRequest
 from shared.errors import InvalidRequest
 
-TRANSFORM_PARAMS = ("s", "f", "q", "fit")
+TRANSFORM_PARAMS = ("s", "f", "q", "fit", "p")
 FORMAT_ALIASES = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "avif": "avif"}
 AUTO = "auto"
 
@@ -50,6 +52,8 @@ def normalize(uri: str, querystring: str, accept: str | None, config: Config) ->
     except UnicodeDecodeError:
         raise InvalidRequest("path is not valid UTF-8") from None
     params = _transform_params(querystring)
+    if "p" in params:
+        params = _preset(params, config)
     if not params:
         try:
             return ImageRequest.parse(source, config)  # already canonical
@@ -91,6 +95,18 @@ def _transform_params(querystring: str) -> dict[str, str]:
             raise InvalidRequest(f"conflicting values for {name}")
         params[name] = value
     return params
+
+
+def _preset(params: dict[str, str], config: Config) -> dict[str, str]:
+    if len(params) > 1:
+        raise InvalidRequest("p cannot be combined with s, f, q or fit")
+    query = config.presets.get(params["p"])
+    if query is None:
+        raise InvalidRequest(f"unknown preset (known: {', '.join(sorted(config.presets))})")
+    expanded = _transform_params(query)
+    if "p" in expanded or not expanded:
+        raise InvalidRequest("preset must name s, f, q or fit")
+    return expanded
 
 
 def _size(value: str | None) -> tuple[int | None, int | None]:

@@ -10,6 +10,7 @@ no environment variables, so the packager bakes the file into the edge zip as
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -46,6 +47,15 @@ def _frozen_qualities() -> Mapping[str, int]:
     return MappingProxyType({"jpeg": 80, "webp": 80, "avif": 50})
 
 
+def _default_presets() -> Mapping[str, str]:
+    return MappingProxyType(
+        {"thumb": "s=256x256&f=webp", "card": "s=640x480&f=webp", "hero": "s=1920x&f=webp"}
+    )
+
+
+_PRESET_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+
+
 @dataclass(frozen=True)
 class Config:
     # The contract: what a URL may ask for. Sizes and qualities snap to these lists, which
@@ -54,6 +64,8 @@ class Config:
     qualities: tuple[int, ...] = DEFAULT_QUALITIES
     formats: tuple[str, ...] = OUTPUT_FORMATS
     default_quality: Mapping[str, int] = field(default_factory=_frozen_qualities)
+    # Named transforms: ``?p=thumb`` means the preset's query; precompute renders them.
+    presets: Mapping[str, str] = field(default_factory=_default_presets)
 
     # Limits checked before a source is decoded.
     max_source_bytes: int = 50 * 1024 * 1024
@@ -92,6 +104,8 @@ class Config:
         for key, value in data.items():
             if key == "default_quality" and isinstance(value, Mapping):
                 values[key] = MappingProxyType({**_frozen_qualities(), **value})
+            elif key == "presets" and isinstance(value, Mapping):
+                values[key] = MappingProxyType(dict(value))
             elif isinstance(value, list):
                 values[key] = tuple(value)
             else:
@@ -148,6 +162,11 @@ def _problems(config: Config) -> list[str]:
         value = getattr(config, name)
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             problems.append(f"{name}: must be a non-negative integer")
+    for name, query in config.presets.items():
+        if not isinstance(name, str) or not _PRESET_NAME.fullmatch(name):
+            problems.append(f"presets: name {name!r} must match [a-z0-9_-]{{1,32}}")
+        if not isinstance(query, str) or not query.strip():
+            problems.append(f"presets.{name}: must be a non-empty query such as 's=256x256&f=webp'")
     rate = config.trace_sampling_rate
     if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
         problems.append("trace_sampling_rate: must be a number in 0..1")
