@@ -8,6 +8,8 @@ Viewer parameters (names and values case-insensitive, any order, unknown ones ig
     fit=cover|contain|inside only meaningful with both sides; cover is the default
     p=NAME                   a named preset from the configuration, alone (p=thumb is
                              exactly its query, e.g. s=256x256&f=webp: the same key)
+    sig=KEYID.MAC            a signature (shared/signing.py): sizes are then not snapped,
+                             any size within the hard limit; a bad one is a 403
 
 A parameter repeated with the same value is fine; with different values it is ambiguous
 and refused. Without any of these parameters the request is for the original, byte for
@@ -23,8 +25,10 @@ from urllib.parse import parse_qsl, unquote
 from shared.config import Config
 from shared.contract import FITS, ImageRequest
 from shared.errors import InvalidRequest
+from shared.signing import SIGNATURE_PARAM, verify
 
 TRANSFORM_PARAMS = ("s", "f", "q", "fit", "p")
+READ_PARAMS = (*TRANSFORM_PARAMS, SIGNATURE_PARAM)
 FORMAT_ALIASES = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "avif": "avif"}
 AUTO = "auto"
 
@@ -52,29 +56,35 @@ def normalize(uri: str, querystring: str, accept: str | None, config: Config) ->
     except UnicodeDecodeError:
         raise InvalidRequest("path is not valid UTF-8") from None
     params = _transform_params(querystring)
+    signature = params.pop(SIGNATURE_PARAM, None)
     if "p" in params:
         params = _preset(params, config)
     if not params:
+        if signature is not None:
+            raise InvalidRequest("sig signs a transform; there is none")
         try:
             return ImageRequest.parse(source, config)  # already canonical
         except InvalidRequest:
             return ImageRequest(source=source)
 
     width, height = _size(params.get("s"))
-    fit = _choice(params, "fit", FITS) or "cover"
-    return ImageRequest.canonical(
+    request = ImageRequest.canonical(
         source,
         fmt=_format(params.get("f"), source, accept, config),
         width=width,
         height=height,
-        fit=fit,
+        fit=_choice(params, "fit", FITS) or "cover",
         quality=_quality(params.get("q")),
         config=config,
+        exact_size=signature is not None,
     )
+    if signature is not None:
+        verify(request.key, signature, dict(config.signing_keys))
+    return request
 
 
 def _transform_params(querystring: str) -> dict[str, str]:
-    """The transform parameters, lower-cased; conflicting repeats are refused."""
+    """The parameters imgedge reads, lower-cased; conflicting repeats are refused."""
     try:
         pairs = parse_qsl(
             querystring,
@@ -89,7 +99,7 @@ def _transform_params(querystring: str) -> dict[str, str]:
     params: dict[str, str] = {}
     for raw_name, raw_value in pairs:
         name, value = raw_name.strip().lower(), raw_value.strip().lower()
-        if name not in TRANSFORM_PARAMS:
+        if name not in READ_PARAMS:
             continue
         if params.get(name, value) != value:
             raise InvalidRequest(f"conflicting values for {name}")

@@ -53,7 +53,7 @@ def _default_presets() -> Mapping[str, str]:
     )
 
 
-_PRESET_NAME = re.compile(r"[a-z0-9_-]{1,32}")
+_PRESET_NAME = _KEY_ID = re.compile(r"[a-z0-9_-]{1,32}")
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,9 @@ class Config:
     default_quality: Mapping[str, int] = field(default_factory=_frozen_qualities)
     # Named transforms: ``?p=thumb`` means the preset's query; precompute renders them.
     presets: Mapping[str, str] = field(default_factory=_default_presets)
+    # Signed URLs (shared/signing.py): key id -> secret. A secret baked into the edge zip:
+    # keep this file out of version control when it holds keys. Empty: signing is off.
+    signing_keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     # Limits checked before a source is decoded.
     max_source_bytes: int = 50 * 1024 * 1024
@@ -104,7 +107,7 @@ class Config:
         for key, value in data.items():
             if key == "default_quality" and isinstance(value, Mapping):
                 values[key] = MappingProxyType({**_frozen_qualities(), **value})
-            elif key == "presets" and isinstance(value, Mapping):
+            elif key in ("presets", "signing_keys") and isinstance(value, Mapping):
                 values[key] = MappingProxyType(dict(value))
             elif isinstance(value, list):
                 values[key] = tuple(value)
@@ -167,6 +170,11 @@ def _problems(config: Config) -> list[str]:
             problems.append(f"presets: name {name!r} must match [a-z0-9_-]{{1,32}}")
         if not isinstance(query, str) or not query.strip():
             problems.append(f"presets.{name}: must be a non-empty query such as 's=256x256&f=webp'")
+    for key_id, secret in config.signing_keys.items():
+        if not isinstance(key_id, str) or not _KEY_ID.fullmatch(key_id):
+            problems.append(f"signing_keys: id {key_id!r} must match [a-z0-9_-]{{1,32}}")
+        if not isinstance(secret, str) or len(secret) < 16:
+            problems.append(f"signing_keys.{key_id}: the secret must be 16 characters or more")
     rate = config.trace_sampling_rate
     if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
         problems.append("trace_sampling_rate: must be a number in 0..1")

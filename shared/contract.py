@@ -49,6 +49,11 @@ _GEOMETRY = re.compile(
 )
 
 
+def uri_of(key: str) -> str:
+    """A canonical key's URI path: percent-encoded one way only."""
+    return "/" + quote(key, safe=_URI_SAFE)
+
+
 def check_source_key(source: str) -> None:
     """Refuse keys that are not plain, relative S3 object paths."""
     if not source:
@@ -124,11 +129,15 @@ class ImageRequest:
     @property
     def uri(self) -> str:
         """The canonical URI path, percent-encoded one way only."""
-        return "/" + quote(self.key, safe=_URI_SAFE)
+        return uri_of(self.key)
 
     @classmethod
-    def parse(cls, key: str, config: Config) -> ImageRequest:
-        """Parse a canonical key (decoded, no leading '/'); anything else is InvalidRequest."""
+    def parse(cls, key: str, config: Config, *, any_size: bool = False) -> ImageRequest:
+        """Parse a canonical key (decoded, no leading '/'); anything else is InvalidRequest.
+
+        ``any_size``: sizes off the allow-list (within MAX_DIMENSION) are canonical too, as a
+        signed URL makes them. The regional resizer parses so; the edge never does, so that a
+        viewer reaches such a key only through a valid signature."""
         if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise InvalidRequest("key too long")
         head, sep, rest = key.partition("/")
@@ -155,7 +164,7 @@ class ImageRequest:
         )
         if request != cls.canonical(
             source, fmt=fmt, width=width, height=height, fit=request.fit, quality=quality,
-            config=config,
+            config=config, exact_size=any_size,
         ):  # fmt: skip
             raise InvalidRequest("not a canonical key")
         return request
@@ -171,16 +180,19 @@ class ImageRequest:
         fit: str = DEFAULT_FIT,
         quality: int | None = None,
         config: Config,
+        exact_size: bool = False,
     ) -> ImageRequest:
         """The one canonical request for these (already parsed) values: sizes snap up to the
-        allow-list (the largest allowed size caps them), quality snaps to the nearest allowed
-        value, and values that change nothing are dropped."""
+        allow-list (the largest allowed size caps them) unless ``exact_size`` (a signed
+        URL), quality snaps to the nearest allowed value, values that change nothing are
+        dropped."""
         if fmt is None:
             return cls(source=source)
         if fmt not in config.formats:
             raise InvalidRequest(f"format {fmt!r} is not enabled")
-        width = snap_size(width, config)
-        height = snap_size(height, config)
+        snap = check_size if exact_size else snap_size
+        width = snap(width, config)
+        height = snap(height, config)
         if width is None or height is None:
             fit = DEFAULT_FIT
         if quality is not None:
@@ -190,6 +202,13 @@ class ImageRequest:
             if config.quality_for(fmt) in (None, quality):  # png has no quality at all
                 quality = None
         return cls(source=source, format=fmt, width=width, height=height, fit=fit, quality=quality)
+
+
+def check_size(value: int | None, config: Config) -> int | None:
+    """``value`` itself, if within the hard limit."""
+    if value is not None and not 1 <= value <= MAX_DIMENSION:
+        raise InvalidRequest(f"size must lie in 1..{MAX_DIMENSION}")
+    return value
 
 
 def snap_size(value: int | None, config: Config) -> int | None:

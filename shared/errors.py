@@ -43,6 +43,13 @@ class InvalidRequest(ImgedgeError):
     public_message = "invalid request"
 
 
+class SignatureInvalid(ImgedgeError):
+    """A ``sig`` parameter that does not verify (unknown key id, wrong or malformed MAC)."""
+
+    status = 403
+    public_message = "invalid signature"
+
+
 class MethodNotAllowed(ImgedgeError):
     status = 405
     public_message = "method not allowed"
