@@ -2,20 +2,26 @@
 
 Decoding is two-phase. ``open_image`` reads only the header and refuses, before a pixel is
 decoded, anything above the byte, pixel, frame and frames x pixels limits; the caller may
-then configure the decoder (JPEG ``draft``) and ``load`` decodes frame 0. Every exception a
-hostile input can raise from Pillow here becomes one of ``UnsupportedImage`` (415),
-``TooManyPixels`` (422), ``CorruptImage`` (422) or ``SourceTooLarge`` (413).
+then configure the decoder (JPEG ``draft``) and ``load`` decodes frame 0 (``load_frame``
+a later one). Every exception a hostile input can raise from Pillow here becomes one of
+``UnsupportedImage`` (415), ``TooManyPixels`` (422), ``CorruptImage`` (422) or
+``SourceTooLarge`` (413).
+
+Encoders run on one thread each (libjpeg, libwebp and zlib have no threads; libavif uses
+Pillow's default, one thread per CPU the process may run on).
 """
 
 from __future__ import annotations
 
 import io
+import os
 import re
 import struct
 import warnings
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
@@ -26,6 +32,8 @@ from shared.errors import CorruptImage, SourceTooLarge, TooManyPixels, Unsupport
 # The plugins Image.open may try. JPEG's also opens MPO (and reports it as such).
 DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP")
 HEIF_FORMAT = "HEIF"  # through pillow-heif, when it is installed
+# ISO-BMFF major brands that Pillow's own AVIF plugin reads; other ftyp files may be HEIF.
+_AVIF_BRANDS = (b"avif", b"avis")
 
 # Pixel modes the pipeline knows how to bring to 8 bits; others (LAB, HSV, F...) are refused.
 DECODABLE_MODES = frozenset(
@@ -47,14 +55,20 @@ ENCODABLE_MODES = {
 }
 JPEG_SUBSAMPLING = 2  # 4:2:0
 PNG_COMPRESS_LEVEL = 6
-WEBP_METHOD = 4
-AVIF_SPEED = 6
+WEBP_METHOD = 4  # sharp's default effort 4
+AVIF_SPEED = 6  # libaom speed; sharp's default effort 4 is speed 5 (2-3x slower, ~1% smaller)
+AVIF_SUBSAMPLING = "4:2:0"  # like JPEG and WebP; sharp defaults to 4:4:4
+ANIMATED_FORMATS = ("webp", "png")  # outputs that keep every frame (png as APNG)
+# The longest side each encoder takes (libjpeg 65500, libwebp 16383, libavif 65536): a full
+# size or one-sided request on a long strip may ask for more, which is the viewer's 422.
+MAX_SIDE = {"jpeg": 65_500, "png": 2**31 - 1, "webp": 16_383, "avif": 65_536}
 
 # What Pillow's plugins raise on broken data, besides the bomb and identification errors.
 # The list is wider than Pillow documents because hostile input must never become a 500;
 # it is caught only around Pillow's own open, frame count and load calls.
 _BROKEN_DATA = (
     OSError,
+    RuntimeError,  # libavif's "Failed to decode image", through Pillow's AVIF plugin
     ValueError,
     SyntaxError,
     struct.error,
@@ -67,6 +81,20 @@ _BROKEN_DATA = (
 )
 
 _ORIENTATIONS = range(1, 9)
+
+BLOCK_SIZE = 256 * 1024
+KEPT_BLOCKS = 512
+"""Pillow allocates pixels in blocks of whole rows and frees them with the image; kept
+blocks (here up to 512 of 256 KiB: at most 128 MiB held between renders) serve the next
+image without the kernel faulting fresh pages in. Pillow's default (16 MiB blocks, none
+kept) made page faults a third of a render's time on the benchmark (2048x1536 RGBA PNG),
+and large kept blocks are a poor fit for the next image's sizes. A resizer process renders
+one image after another, so the blocks are reused. ``PILLOW_BLOCK_SIZE`` and
+``PILLOW_BLOCKS_MAX`` in the environment, if set, win."""
+if "PILLOW_BLOCK_SIZE" not in os.environ:
+    Image.core.set_block_size(BLOCK_SIZE)  # type: ignore[attr-defined]
+if "PILLOW_BLOCKS_MAX" not in os.environ:
+    Image.core.set_blocks_max(KEPT_BLOCKS)  # type: ignore[attr-defined]
 
 
 @contextmanager
@@ -88,12 +116,25 @@ def _pillow_boundary(config: Config) -> Iterator[None]:
         raise CorruptImage() from None
 
 
-def open_image(data: bytes, config: Config) -> ImageFile.ImageFile:
+@dataclass(frozen=True)
+class Source:
+    """An opened original whose header passed the limits; only frame 0 may be decoded."""
+
+    image: ImageFile.ImageFile
+    frames: int  # counted from the header (GIF, TIFF: walked without decoding)
+
+    @property
+    def format(self) -> str:
+        """Pillow's name of the source format, lower case: "jpeg", "gif", "heif"..."""
+        return (self.image.format or "unknown").lower()
+
+
+def open_image(data: bytes, config: Config) -> Source:
     """Identify ``data`` and check the limits from its header; nothing is decoded yet."""
     if len(data) > config.max_source_bytes:
         raise SourceTooLarge(f"more than {config.max_source_bytes} bytes")
     with _pillow_boundary(config):
-        image = Image.open(io.BytesIO(data), formats=_formats())
+        image = Image.open(io.BytesIO(data), formats=_formats(data))
     width, height = image.size
     if width < 1 or height < 1:
         raise CorruptImage("empty image")
@@ -110,7 +151,7 @@ def open_image(data: bytes, config: Config) -> ImageFile.ImageFile:
         raise TooManyPixels(f"{frames} frames")
     if frames * pixels > config.max_total_pixels:
         raise TooManyPixels(f"{frames} frames of {width}x{height}")
-    return image
+    return Source(image, frames)
 
 
 def _frame_count(image: ImageFile.ImageFile, data: bytes, cap: int) -> int:
@@ -178,6 +219,18 @@ def load(image: ImageFile.ImageFile, config: Config) -> Image.Image:
     return image
 
 
+def load_frame(image: ImageFile.ImageFile, index: int, config: Config) -> Image.Image | None:
+    """Decode frame ``index``, composited onto the frames before it as Pillow's GIF, APNG,
+    WebP and AVIF readers give them; None past the last one. Broken data: ``CorruptImage``."""
+    with _pillow_boundary(config):
+        try:
+            image.seek(index)
+        except EOFError:
+            return None
+        image.load()
+    return image
+
+
 def exif_orientation(image: Image.Image) -> int:
     """The EXIF orientation (1..8) as ``ImageOps.exif_transpose`` reads it: EXIF, else XMP
     ``tiff:Orientation``; AVIF irot/imir arrive here as EXIF. Unreadable or invalid: 1."""
@@ -192,16 +245,7 @@ def exif_orientation(image: Image.Image) -> int:
 
 def encode(image: Image.Image, fmt: str, quality: int | None) -> bytes:
     """Encode for the web: no EXIF, XMP, ICC or text (the pixels are already sRGB)."""
-    if fmt not in ENCODABLE_MODES:
-        raise ValueError(f"unknown output format {fmt!r}")
-    if image.mode not in ENCODABLE_MODES[fmt]:
-        raise ValueError(f"cannot encode mode {image.mode} as {fmt}")
-    if quality is None and fmt != "png":
-        raise ValueError(f"{fmt} needs a quality")
-    if image.info:
-        # Pillow's savers fall back to image.info for ICC, comments, transparency...
-        image = image.copy()
-        image.info.clear()
+    image = _bare(image, fmt, quality)
     out = io.BytesIO()
     if fmt == "jpeg":
         image.save(
@@ -217,12 +261,59 @@ def encode(image: Image.Image, fmt: str, quality: int | None) -> bytes:
     elif fmt == "webp":
         image.save(out, "WEBP", quality=quality, method=WEBP_METHOD)
     else:
-        image.save(out, "AVIF", quality=quality, speed=AVIF_SPEED)
+        image.save(out, "AVIF", quality=quality, speed=AVIF_SPEED, subsampling=AVIF_SUBSAMPLING)
     return out.getvalue()
 
 
-def _formats() -> tuple[str, ...]:
-    return (*DECODABLE_FORMATS, HEIF_FORMAT) if _heif_registered() else DECODABLE_FORMATS
+def encode_animation(
+    frames: Sequence[Image.Image],
+    durations: Sequence[int],
+    loop: int,
+    fmt: str,
+    quality: int | None,
+) -> bytes:
+    """Encode frames of one size as an animated WebP or APNG, played ``loop`` times (0:
+    forever), frame i shown ``durations[i]`` ms; one frame is encoded as a still image."""
+    if fmt not in ANIMATED_FORMATS:
+        raise ValueError(f"{fmt} output keeps no animation")
+    if len(frames) != len(durations) or not frames:
+        raise ValueError("one duration per frame, at least one frame")
+    if len(frames) == 1:
+        return encode(frames[0], fmt, quality)
+    first, *rest = (_bare(frame, fmt, quality) for frame in frames)
+    timing = {"save_all": True, "append_images": rest, "duration": list(durations), "loop": loop}
+    out = io.BytesIO()
+    if fmt == "webp":
+        first.save(out, "WEBP", quality=quality, method=WEBP_METHOD, **timing)
+    else:  # every frame whole, each encoded as its difference from the one before
+        first.save(out, "PNG", compress_level=PNG_COMPRESS_LEVEL, **timing)
+    return out.getvalue()
+
+
+def _bare(image: Image.Image, fmt: str, quality: int | None) -> Image.Image:
+    """Check that ``image`` can be encoded as ``fmt``; a copy without ``info`` if it has any,
+    since Pillow's savers fall back to it for ICC, comments, transparency, timing..."""
+    if fmt not in ENCODABLE_MODES:
+        raise ValueError(f"unknown output format {fmt!r}")
+    if image.mode not in ENCODABLE_MODES[fmt]:
+        raise ValueError(f"cannot encode mode {image.mode} as {fmt}")
+    if quality is None and fmt != "png":
+        raise ValueError(f"{fmt} needs a quality")
+    if max(image.size) > MAX_SIDE[fmt]:
+        raise TooManyPixels(f"{fmt} output is at most {MAX_SIDE[fmt]} pixels a side")
+    if image.info:
+        image = image.copy()
+        image.info.clear()
+    return image
+
+
+def _formats(data: bytes) -> tuple[str, ...]:
+    """The plugins to try. pillow-heif (4-5 MB of resident libraries) is loaded only for ISO
+    media files that are not AVIF, the only ones it can claim."""
+    maybe_heif = data[4:8] == b"ftyp" and data[8:12] not in _AVIF_BRANDS
+    if maybe_heif and _heif_registered():
+        return (*DECODABLE_FORMATS, HEIF_FORMAT)
+    return DECODABLE_FORMATS
 
 
 @cache

@@ -16,6 +16,17 @@ from shared.contract import ImageRequest
 Box = tuple[float, float, float, float]
 Size = tuple[int, int]
 
+DCT_SCALES = (8, 4, 2)
+"""The factors libjpeg can shrink each side by while decoding (Pillow's ``draft``)."""
+DCT_ROOM = {2: 1.5, 4: 2.0, 8: 2.0}
+"""The least factor a DCT shrink by each scale must leave to the resampling kernel.
+Measured against a full-resolution LANCZOS reference: halving closer than 1.5x to the
+output leaves DCT ringing on sharp edges (2.4-3 levels of mean difference on the corpus's
+orientation charts; sharp stops at the same point). Quarter and eighth scales keep only
+the lowest frequencies of each block (of 4:2:0 chroma, just the mean at 1/4), which a
+kernel must shrink at least twice again: 1/2, a box ``reduce`` by 2 and LANCZOS over the
+last 1.33x beat 1/4 and LANCZOS straight to the size (SSIM 0.9966 against 0.9963)."""
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -78,3 +89,24 @@ def _scaled(w: int, h: int, k: float) -> Size:
     if k == 1.0:
         return w, h
     return max(1, math.floor(w * k + 0.5)), max(1, math.floor(h * k + 0.5))
+
+
+def dct_scale(region: Box, size: Size) -> int:
+    """The largest JPEG DCT scale (8, 4, 2; else 1) by which ``region`` of the source can
+    be decoded and still leave the kernel ``DCT_ROOM`` times ``size`` on both sides."""
+    left, top, right, bottom = region
+    room = min((right - left) / size[0], (bottom - top) / size[1])
+    return next((scale for scale in DCT_SCALES if room / scale >= DCT_ROOM[scale]), 1)
+
+
+SWAPS_SIDES = frozenset((5, 6, 7, 8))  # EXIF orientations that turn the image a quarter
+
+
+def turns(orientation: int) -> bool:
+    """Whether an EXIF orientation swaps the stored width and height."""
+    return orientation in SWAPS_SIDES
+
+
+def oriented(size: Size, orientation: int) -> Size:
+    """The displayed size of a stored ``size`` under an EXIF orientation."""
+    return (size[1], size[0]) if turns(orientation) else size

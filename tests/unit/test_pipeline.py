@@ -11,7 +11,7 @@ import zlib
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
 
-from regional_resizer import codecs, pipeline
+from regional_resizer import codecs, colour, pipeline, resampling
 from regional_resizer.pipeline import Rendition, render
 from regional_resizer.plan import plan
 from shared.config import Config
@@ -257,19 +257,66 @@ def test_every_orientation_matches_exif_transpose(
     assert mean_difference(out, reference) < 2
 
 
-def test_jpeg_draft_is_used_and_accurate() -> None:
+@pytest.mark.parametrize(
+    ("side", "scale"),
+    [
+        (128, 8),  # 2048/8 = 256 leaves the kernel 2x
+        (200, 4),  # 1/8 would leave 1.28x, 1/4 leaves 2.56x
+        (500, 2),  # 1/4 would leave 1.02x, 1/2 leaves 2.05x
+        (682, 2),  # 1/2 leaves 1.5x...
+        (700, 1),  # ... but not less: decoded in full
+    ],
+)
+def test_jpeg_draft_is_used_and_accurate(side: int, scale: int) -> None:
     data = save(Image.linear_gradient("L").resize((2048, 2048)).convert("RGB"), "JPEG")
-    source = codecs.open_image(data, CONFIG)
-    assert pipeline.shrink_on_load(source, request("png", 128, 128)) == 4  # 2048/4 >= 3*128
-    out = decode(render(data, request("png", 128, 128), CONFIG))
-    reference = Image.open(io.BytesIO(data)).resize((128, 128), Image.Resampling.LANCZOS)
+    source = codecs.open_image(data, CONFIG).image
+    assert resampling.shrink_on_load(source, request("png", side, side)) == scale
+    out = decode(render(data, request("png", side, side), CONFIG))
+    reference = Image.open(io.BytesIO(data)).resize((side, side), Image.Resampling.LANCZOS)
     assert mean_difference(out, reference) < 1
 
 
-def test_no_draft_when_the_output_is_close_to_the_source() -> None:
-    source = codecs.open_image(save(quadrants((600, 400)), "JPEG"), CONFIG)
-    assert pipeline.shrink_on_load(source, request("png", 300, 200)) == 1
-    assert source.size == (600, 400)
+def test_orientation_is_read_before_the_draft() -> None:
+    # Stored 2048x1024, displayed 1024x2048: 100 wide is 100x200 upright, a 10x shrink
+    # (1/4 leaves the kernel 2.56x); read unturned, it would look like 20x (1/8).
+    data = with_exif_orientation(quadrants((2048, 1024)), 6, "JPEG")
+    source = codecs.open_image(data, CONFIG).image
+    assert resampling.shrink_on_load(source, request("png", width=100)) == 4
+    assert source.size == (512, 256)
+
+
+def test_no_draft_for_other_formats() -> None:
+    source = codecs.open_image(save(quadrants((800, 400)), "PNG"), CONFIG).image
+    assert resampling.shrink_on_load(source, request("png", 100, 50)) == 1
+    assert source.size == (800, 400)
+
+
+@pytest.mark.parametrize(
+    ("box", "size", "scale", "kernel", "gap"),
+    [
+        # the reference: LANCZOS after box-reducing down to 2x, whatever the ratio
+        ((0, 0, 800, 600), (100, 75), 1, Image.Resampling.LANCZOS, 2.0),
+        # after a DCT shrink: a short last step keeps LANCZOS...
+        ((0, 0, 340, 277), (256, 209), 8, Image.Resampling.LANCZOS, 1.3),
+        # ... and so does one that a box reduce by 2 brings down to 1.34x
+        ((0, 0, 1920, 1080), (720, 405), 2, Image.Resampling.LANCZOS, 1.3),
+        # no box reduce after 1/8 (gap 5 for 7.5x), by 2 at most after 1/4 (not 5)
+        ((0, 0, 480, 270), (64, 36), 8, Image.Resampling.LANCZOS, 5.0),
+        ((0, 0, 960, 540), (64, 36), 4, Image.Resampling.LANCZOS, 6.0),
+        # after halving, a 1.5-2.6x step that no whole factor shortens: HAMMING
+        ((0, 0, 1362, 1112), (720, 588), 2, Image.Resampling.HAMMING, 1.3),
+        # ... but after 1/4 or 1/8, LANCZOS
+        ((0, 0, 341, 279), (160, 131), 8, Image.Resampling.LANCZOS, 341 / 160 / 1.5),
+    ],
+)
+def test_resampling_policy(
+    box: tuple[float, float, float, float],
+    size: tuple[int, int],
+    scale: float,
+    kernel: Image.Resampling,
+    gap: float,
+) -> None:
+    assert resampling.choose(box, size, scale) == (kernel, pytest.approx(gap))
 
 
 # --- colour ----------------------------------------------------------------------------
@@ -344,10 +391,21 @@ def test_icc_conversion_keeps_alpha(mode: str, space: bytes) -> None:
 
 def test_transforms_are_cached_and_mismatches_ignored() -> None:
     rgb = linear_profile(b"RGB ")
-    transform = pipeline._srgb_transform(rgb, "RGB")
+    transform = colour._srgb_transform(rgb, "RGB")
     assert transform is not None
-    assert pipeline._srgb_transform(rgb, "RGB") is transform
-    assert pipeline._srgb_transform(rgb, "L") is None  # an RGB profile on gray pixels
+    assert colour._srgb_transform(rgb, "RGB") is transform
+    assert colour._srgb_transform(rgb, "L") is None  # an RGB profile on gray pixels
+
+
+def test_srgb_profiles_are_not_converted() -> None:
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    for mode in ("RGB", "RGBA"):
+        assert colour._srgb_transform(srgb, mode) is None  # nothing to do
+    assert colour._srgb_transform(linear_profile(b"RGB "), "RGB") is not None
+    assert colour._srgb_transform(linear_profile(b"GRAY"), "L") is not None
+    source = quadrants()
+    out = decode(render(save(source, icc_profile=srgb), request("png"), CONFIG))
+    assert mean_difference(out, source) == 0
 
 
 def test_broken_icc_profile_is_ignored() -> None:
@@ -395,13 +453,6 @@ def test_bilevel_is_resampled_as_gray() -> None:
     column = [out.getpixel((5, y)) for y in range(10)]
     assert column[1] >= 250 and column[8] <= 5  # type: ignore[operator]
     assert any(20 < v < 235 for v in column)  # type: ignore[operator]  # resampled, not nearest
-
-
-def test_animated_gif_gives_its_first_frame() -> None:
-    frames = [Image.new("RGB", (20, 20), colour) for colour in (RED, BLUE, GREEN)]
-    data = save(frames[0], "GIF", save_all=True, append_images=frames[1:], duration=100)
-    out = decode(render(data, request("png"), CONFIG))
-    assert near(colour_at(out, 0.5, 0.5), RED, 2)
 
 
 # --- metadata --------------------------------------------------------------------------
@@ -505,6 +556,14 @@ def test_tiff_frame_count_stops_at_the_limit() -> None:
         render(data, request(), Config(max_frames=39))
 
 
+@pytest.mark.parametrize(("fmt", "side"), [("webp", 16_383), ("jpeg", 65_500)])
+def test_output_longer_than_the_encoder_takes_is_too_large(fmt: str, side: int) -> None:
+    strip = save(Image.new("L", (side + 1, 1), 128))
+    with pytest.raises(TooManyPixels):
+        render(strip, request(fmt), CONFIG)
+    assert render(save(Image.new("L", (side, 1), 128)), request(fmt), CONFIG).width == side
+
+
 def test_source_byte_limit() -> None:
     with pytest.raises(SourceTooLarge):
         render(save(quadrants()), request(), Config(max_source_bytes=100))
@@ -522,6 +581,20 @@ def test_source_byte_limit() -> None:
 def test_not_an_image_is_unsupported(data: bytes) -> None:
     with pytest.raises(UnsupportedImage):
         render(data, request(), CONFIG)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_svg_is_unsupported(fmt: str) -> None:
+    # Pillow has no SVG reader, and imgedge rasterizes none: SVG originals are served
+    # unchanged (with headers that stop scripts), a transform of one is a 415.
+    svg = (
+        b'<?xml version="1.0" encoding="UTF-8"?>\n'
+        b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64">'
+        b'<rect width="64" height="64" fill="red"/><script>alert(1)</script></svg>'
+    )
+    with pytest.raises(UnsupportedImage) as raised:
+        render(svg, request(fmt, 32, 32), CONFIG)
+    assert raised.value.status == 415
 
 
 def test_format_outside_the_allow_list_is_unsupported() -> None:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regional_resizer.plan import Plan, plan
+from regional_resizer.plan import DCT_ROOM, DCT_SCALES, Plan, dct_scale, oriented, plan
 from shared.config import MAX_DIMENSION
 from shared.contract import ImageRequest
 
@@ -154,3 +154,40 @@ def test_contain_pads_to_the_requested_aspect(
         assert abs(canvas[0] * height - canvas[1] * width) <= width + height
     if p.canvas is not None:
         assert p.canvas != p.size
+
+
+@pytest.mark.parametrize(
+    ("region", "size", "scale"),
+    [
+        ((0, 0, 2725, 2225), (720, 588), 2),  # 3.78x: 1/2 leaves 1.89x
+        ((0, 0, 2725, 2225), (256, 209), 4),  # 10.6x: 1/8 would leave 1.33x, 1/4 2.66x
+        ((0, 0, 3840, 2160), (720, 405), 2),  # 5.33x: 1/4 would leave 1.33x
+        ((0, 0, 4096, 4096), (256, 256), 8),  # 16x: 1/8 leaves 2x
+        ((0, 0, 600, 450), (256, 192), 1),  # 2.34x: 1/2 would leave 1.17x
+        ((0, 0, 600, 450), (600, 450), 1),
+        ((100, 0, 500, 400), (100, 100), 2),  # the region counts, not the source
+    ],
+)
+def test_dct_scale_examples(
+    region: tuple[float, float, float, float], size: tuple[int, int], scale: int
+) -> None:
+    assert dct_scale(region, size) == scale
+
+
+@given(SIDES, SIDES, requests)
+def test_dct_scale_leaves_the_kernel_its_room(src_w: int, src_h: int, req: ImageRequest) -> None:
+    p = plan(src_w, src_h, req)
+    left, top, right, bottom = p.box
+    room = min((right - left) / p.size[0], (bottom - top) / p.size[1])
+    scale = dct_scale(p.box, p.size)
+    if scale > 1:
+        assert room / scale >= DCT_ROOM[scale]
+    # no larger scale would have done
+    assert all(room / larger < DCT_ROOM[larger] for larger in DCT_SCALES if larger > scale)
+
+
+@pytest.mark.parametrize(
+    ("orientation", "size"), [(1, (4, 3)), (3, (4, 3)), (5, (3, 4)), (8, (3, 4))]
+)
+def test_orientations_5_to_8_swap_the_sides(orientation: int, size: tuple[int, int]) -> None:
+    assert oriented((4, 3), orientation) == size

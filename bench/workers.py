@@ -1,0 +1,90 @@
+"""The two worker processes (one per side, started afresh for each case), and their peak
+memory.
+
+Both are pinned to the same single CPU from before their first instruction (so every
+thread they start inherits it), and run one at a time: the parent waits for one to answer
+before it asks the other. Peak RSS is the kernel's VmHWM of each worker, reset after the
+warm-up (``clear_refs``) and read after the timed rounds: the most memory resident at once
+while running the case, the process's own baseline (interpreter, libraries) included.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+ONE_THREAD = {
+    "OMP_NUM_THREADS": "1",  # any OpenMP a codec library might use
+    "UV_THREADPOOL_SIZE": "1",  # node's libuv pool, where sharp runs its work
+    "VIPS_CONCURRENCY": "1",  # libvips (sharp.concurrency(1) says it again)
+}
+
+
+class Worker:
+    """A child answering one JSON line with one JSON line."""
+
+    def __init__(self, name: str, argv: list[str], cpu: int) -> None:
+        self.name = name
+        self.process = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            env={**os.environ, **ONE_THREAD},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: os.sched_setaffinity(0, {cpu}),  # noqa: PLW1509
+        )
+
+    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps(message) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the {self.name} worker stopped (exit {self.process.poll()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def reset_peak(self) -> None:
+        Path(f"/proc/{self.process.pid}/clear_refs").write_text("5")
+
+    def peak_mb(self) -> float:
+        status = Path(f"/proc/{self.process.pid}/status").read_text()
+        return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.ask_quietly({"cmd": "quit"})
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def ask_quietly(self, message: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(message) + "\n")
+            self.process.stdin.close()
+        except BrokenPipeError:
+            pass
+
+
+def imgedge(corpus: Path, cpu: int) -> Worker:
+    return Worker("imgedge", [sys.executable, "-m", "bench.imgedge_worker", str(corpus)], cpu)
+
+
+def sharp(scratch: Path, corpus: Path, cpu: int, cases: dict[str, Any]) -> tuple[Worker, Any]:
+    """The node worker, set up with the cases; and sharp's library versions."""
+    worker = Worker(
+        "sharp", ["node", str(BENCH / "sharp_worker.mjs"), str(scratch), str(corpus)], cpu
+    )
+    answer = worker.ask({"cmd": "setup", "cases": cases})
+    if answer.get("concurrency") != 1:
+        raise RuntimeError(f"sharp runs {answer.get('concurrency')} threads, not 1")
+    return worker, answer["versions"]

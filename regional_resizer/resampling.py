@@ -1,0 +1,77 @@
+"""How to shrink: how much the JPEG decoder does (DCT scaling), then which box reduce and
+which kernel finish the job. Measured against a full-resolution LANCZOS reference and
+sharp (``bench.vs_sharp``); the README's "How the engine resamples" sums it up.
+"""
+
+from __future__ import annotations
+
+from PIL import Image, ImageFile
+
+from regional_resizer import codecs
+from regional_resizer.plan import Box, Size, dct_scale, oriented, plan, turns
+from shared.contract import ImageRequest
+
+RESAMPLE = Image.Resampling.LANCZOS
+"""The reference kernel, used unless a JPEG DCT shrink already did most of the work."""
+REDUCING_GAP = 2.0
+"""Cheap integer pre-reduction (``Image.reduce``, a box filter) keeps at least this many
+times the output size for LANCZOS to work on, as libvips (sharp) does. On the benchmark's
+2048x1536 RGBA PNG: SSIM 0.99991 against LANCZOS alone (sharp 0.99985) in 75% of the time
+of a gap of 3 (0.99999)."""
+DRAFTED_REDUCING_GAP = 1.3
+"""After a DCT shrink: box-reduce by 2 (3) when that leaves at least 1.3x to the kernel..."""
+MAX_BOX_SHRINK = 8
+"""... as long as the DCT scale times the box factor stays within 8: libjpeg's 1/8 is
+already the mean of each 8x8 block, and a box on top of it aliases (SSIM below sharp's at
+24-30x on the benchmark's UltraHDR photo); after 1/8 the kernel, on 1/64 of the source's
+pixels, costs little anyway."""
+LANCZOS_MAX_STEP = 1.5
+"""After a DCT shrink by 2 that no box reduce can follow, a last step longer than this is
+left to HAMMING (2 taps per output pixel at 1x) instead of LANCZOS (6): 40% of LANCZOS's
+time on sharp's 720x588 task, at SSIM 0.9925 against sharp's 0.9837 (on the UltraHDR
+photo at 3.2-4.8x, 0.996 against sharp's 0.997-0.998). After 1/4 or 1/8, whose output is
+coarser, or after a box reduce, it is always LANCZOS."""
+
+JPEG_FAMILY = ("JPEG", "MPO")
+
+
+def shrink_on_load(source: ImageFile.ImageFile, request: ImageRequest) -> float:
+    """Ask libjpeg to decode at 1/2, 1/4 or 1/8 scale when the sampled region, so scaled,
+    leaves the kernel the room ``plan.DCT_ROOM`` asks; returns the factor (1: none).
+
+    The orientation is read from the header first: the decoder scales the stored image,
+    whose sides are swapped for orientations 5-8, so the planned region is turned back."""
+    if source.format not in JPEG_FAMILY:
+        return 1.0
+    width, height = source.size
+    orientation = codecs.exif_orientation(source)  # JPEG: from the header, nothing decoded
+    geometry = plan(*oriented((width, height), orientation), request)
+    left, top, right, bottom = geometry.box
+    out_w, out_h = geometry.size
+    if turns(orientation):
+        (left, top, right, bottom), (out_w, out_h) = (top, left, bottom, right), (out_h, out_w)
+    factor = dct_scale((left, top, right, bottom), (out_w, out_h))
+    if factor == 1:
+        return 1.0
+    # Pillow picks the largest scale s with (width // request) >= s on both sides.
+    drafted = source.draft(None, (width // factor, height // factor))
+    if drafted is None:
+        return 1.0
+    _, box = drafted
+    return width / box[2]
+
+
+def choose(box: Box, size: Size, scale: float) -> tuple[Image.Resampling, float]:
+    """The kernel and reducing gap that shrink ``box`` to ``size`` after the decoder shrank
+    the source ``scale`` times: the reference (LANCZOS after box-reducing down to 2x)
+    unless a DCT shrink already did; then a short box reduce and a short kernel."""
+    if scale == 1:
+        return RESAMPLE, REDUCING_GAP
+    ratios = ((box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1])
+    most = max(1, MAX_BOX_SHRINK // round(scale))  # the largest box factor allowed
+    gap = max(DRAFTED_REDUCING_GAP, max(ratios) / (most + 0.5))
+    factors = [int(ratio / gap) or 1 for ratio in ratios]  # as Pillow computes them
+    step = max(ratio / factor for ratio, factor in zip(ratios, factors, strict=True))
+    if scale <= 2 and max(factors) == 1 and step > LANCZOS_MAX_STEP:
+        return Image.Resampling.HAMMING, gap
+    return RESAMPLE, gap
