@@ -21,13 +21,14 @@ from urllib.parse import unquote
 import boto3
 from botocore.config import Config as BotoConfig
 
-from regional_resizer import responses
+from regional_resizer import responses, tracing
 from regional_resizer.media_types import sniff
 from regional_resizer.pipeline import render
 from regional_resizer.storage import Storage
 from shared.config import Config, load_config
 from shared.contract import ImageRequest
 from shared.errors import ImgedgeError, InternalError, InvalidRequest, MethodNotAllowed
+from shared.layout import index_key
 
 log = logging.getLogger("imgedge.resizer")
 log.setLevel(logging.INFO)
@@ -54,13 +55,16 @@ def storage() -> Storage:
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     key = event.get("rawPath", "")
+    trace = tracing.start(event.get("headers") or {})
     try:
-        response = serve(event, config(), storage())
+        response = serve(event, config(), storage(), trace)
     except ImgedgeError as error:
         response = responses.error(error, config())
     except Exception:
         log.exception("unexpected failure for %s", key)
         response = responses.error(InternalError(), config())
+    response["headers"]["server-timing"] = trace.server_timing()
+    trace.finish(response["statusCode"])
     log.info(
         json.dumps(
             {
@@ -73,27 +77,50 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return response
 
 
-def serve(event: dict[str, Any], config: Config, storage: Storage) -> dict[str, Any]:
+def serve(
+    event: dict[str, Any], config: Config, storage: Storage, trace: tracing.Invocation
+) -> dict[str, Any]:
     method = event["requestContext"]["http"]["method"]
     if method not in ("GET", "HEAD"):
         raise MethodNotAllowed()
     head = method == "HEAD"
-    request = ImageRequest.parse(_key_of(event["rawPath"]), config)
-    original = storage.get_original(request.source, config.max_source_bytes)
+    # Sizes off the allow-list reach here only through a signed URL: the edge never routes
+    # them otherwise, and only CloudFront can call this function (OAC, AWS_IAM auth).
+    request = ImageRequest.parse(_key_of(event["rawPath"]), config, any_size=True)
+    trace.annotate(cache_key=request.key)
+    # S3 calls are X-Ray subsegments of their own (boto3 is patched): time them only.
+    with trace.span("s3-get", subsegment=False):
+        original = storage.get_original(request.source, config.max_source_bytes)
+    trace.annotate(source_bytes=len(original.body))
 
     if request.is_original:
         body, content_type = original.body, sniff(original.body, original.content_type)
     else:
-        rendition = render(original.body, request, config)
+        rendition = render(original.body, request, config, phase=trace.phase)
         body, content_type = rendition.body, rendition.content_type
+        trace.annotate(
+            source_format=rendition.source_format,
+            source_pixels=rendition.source_width * rendition.source_height,
+            output_format=rendition.format,
+            output_width=rendition.width,
+            output_height=rendition.height,
+        )
+    trace.annotate(output_bytes=len(body))
 
-    storage.put_derivative(
-        request.key,
-        body,
-        content_type,
-        responses.derivative_cache_control(config),
-        original.etag,
-    )
+    with trace.span("s3-put", subsegment=False):
+        storage.put_marker(index_key(request))  # first: a stored object always has one
+        storage.put_derivative(
+            request.key,
+            body,
+            content_type,
+            responses.derivative_cache_control(config),
+            original.etag,
+        )
+        # A purge that ran while we rendered cannot have seen this derivative: if the
+        # original changed meanwhile, take it back and answer without caching.
+        if storage.original_etag(request.source) != original.etag:
+            storage.delete_keys([request.key])
+            return responses.image(body, content_type, config, head=head, cacheable=False)
     if len(body) > responses.MAX_INLINE_BYTES:
         return responses.redirect_to_stored(request.uri)
     return responses.image(body, content_type, config, head=head)

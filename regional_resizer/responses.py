@@ -26,12 +26,14 @@ def derivative_cache_control(config: Config) -> str:
     return f"public, max-age={config.derivative_max_age}, immutable"
 
 
-def image(body: bytes, content_type: str, config: Config, *, head: bool = False) -> Response:
+def image(
+    body: bytes, content_type: str, config: Config, *, head: bool = False, cacheable: bool = True
+) -> Response:
     return {
         "statusCode": 200,
         "headers": {
             "content-type": content_type,
-            "cache-control": derivative_cache_control(config),
+            "cache-control": derivative_cache_control(config) if cacheable else NO_STORE,
             "etag": '"' + hashlib.md5(body, usedforsecurity=False).hexdigest() + '"',
             **SAFE_HEADERS,
         },
