@@ -1,11 +1,14 @@
-"""S3 access for the resizer: read originals, write derivatives. Nothing else.
+"""S3 access for the resizer and the purge: read originals, write and delete derivatives.
 
 There is deliberately no method that writes to the originals bucket. botocore errors are
 translated here, once: a missing original is SourceNotFound, anything else UpstreamError.
+The derivatives bucket's layout (derivatives plus a per-original marker index) is
+``shared.layout``'s.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from shared.errors import SourceNotFound, SourceTooLarge, UpstreamError
 
 _MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 _ALREADY_WRITTEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
@@ -79,6 +83,59 @@ class Storage:
         except BotoCoreError as error:
             raise UpstreamError() from error
         return True
+
+    def original_etag(self, key: str) -> str | None:
+        """The original's current ETag; None once it is gone."""
+        try:
+            response = self._s3.head_object(Bucket=self.originals_bucket, Key=key)
+        except ClientError as error:
+            if _error_code(error) in _MISSING:
+                return None
+            raise UpstreamError() from error
+        except BotoCoreError as error:
+            raise UpstreamError() from error
+        return str(response.get("ETag") or "")
+
+    def put_marker(self, key: str) -> None:
+        """An empty index marker (``shared.layout``); written before the derivative."""
+        self._call(
+            "put_object",
+            Bucket=self.derivatives_bucket,
+            Key=key,
+            Body=b"",
+            ContentType="text/plain",
+        )
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """Every key under ``prefix`` in the derivatives bucket, page by page."""
+        token: dict[str, str] = {}
+        while True:
+            page = self._call(
+                "list_objects_v2", Bucket=self.derivatives_bucket, Prefix=prefix, **token
+            )
+            for item in page.get("Contents", []):
+                yield str(item["Key"])
+            if not page.get("IsTruncated"):
+                return
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    def delete_keys(self, keys: Sequence[str]) -> None:
+        """Delete from the derivatives bucket, in batches; a key already gone is fine."""
+        for start in range(0, len(keys), DELETE_BATCH):
+            batch = [{"Key": key} for key in keys[start : start + DELETE_BATCH]]
+            response = self._call(
+                "delete_objects",
+                Bucket=self.derivatives_bucket,
+                Delete={"Objects": batch, "Quiet": True},
+            )
+            if response.get("Errors"):
+                raise UpstreamError(f"{len(response['Errors'])} deletes failed")
+
+    def _call(self, operation: str, **params: Any) -> Any:
+        try:
+            return getattr(self._s3, operation)(**params)
+        except (ClientError, BotoCoreError) as error:
+            raise UpstreamError() from error
 
 
 def _error_code(error: ClientError) -> str:

@@ -164,6 +164,21 @@ class ResponseCache:
                 self._remove(next(iter(self._entries)))
         return True
 
+    def invalidate(self, paths: list[str]) -> int:
+        """CloudFront invalidation: exact paths, or a prefix ending in ``*``. Query strings
+        of cached keys are ignored, as CloudFront's paths ignore them. The number removed."""
+        exact = {p for p in paths if not p.endswith("*")}
+        prefixes = tuple(p[:-1] for p in paths if p.endswith("*"))
+        with self._lock:
+            doomed = [
+                key
+                for key in self._entries
+                if key.partition("?")[0] in exact or (prefixes and key.startswith(prefixes))
+            ]
+            for key in doomed:
+                self._remove(key)
+        return len(doomed)
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
