@@ -1,0 +1,400 @@
+"""What the buckets hold, and ``imgedge ls``: originals, and each original's derivatives
+found through the marker index of the derivatives bucket (``shared/layout.py``), never by
+scanning that bucket.
+
+    imgedge ls                      every original: key, bytes, last modified, derivatives
+    imgedge ls photos/cat.jpg       its derivatives: key, format, WxH, bytes, saving
+
+A derivative costs one request: a ranged GET of its first 64 KB gives the content type, the
+total size (``Content-Range``) and the header its dimensions are read from; the pixels are
+never decoded. A marker whose object is missing (written before an object that never came,
+or mid-purge) is listed as missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import struct
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+from PIL import Image
+
+from edge_router.normalize import normalize
+from shared.config import Config
+from shared.contract import DEFAULT_FIT, ORIGINAL_PREFIX, ImageRequest
+from shared.errors import InvalidRequest
+from shared.layout import index_prefix, stored_key
+
+DEFAULT_ORIGINALS_BUCKET = "originals"
+DEFAULT_DERIVATIVES_BUCKET = "derivatives"
+HEADER_BYTES = 64 * 1024
+"""How much of a derivative is read to learn its dimensions."""
+
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+_FORBIDDEN = {"403", "Forbidden", "AccessDenied"}
+
+
+# --- the values ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OriginalInfo:
+    key: str
+    bytes: int
+    last_modified: datetime
+    content_type: str = ""  # known only from HeadObject, not from a listing
+
+
+@dataclass(frozen=True)
+class DerivativeInfo:
+    """One object named by a marker. ``bytes is None``: the marker's object is missing."""
+
+    key: str
+    variant: str  # the key's head: "256x256/webp", "original"
+    format: str  # from the bytes; else from the content type or the key
+    width: int | None
+    height: int | None
+    bytes: int | None
+    content_type: str
+
+    @property
+    def missing(self) -> bool:
+        return self.bytes is None
+
+    def saving(self, original_bytes: int | None) -> float | None:
+        """Percent of the original's bytes this derivative saves (negative: it is larger)."""
+        if self.bytes is None or not original_bytes:
+            return None
+        return 100.0 * (1 - self.bytes / original_bytes)
+
+
+def viewer_path(request: ImageRequest, config: Config) -> str:
+    """The URL a viewer would write for ``request``: ``/photos/cat.jpg?s=256x256&f=webp``.
+    The edge normalizes it back to ``request`` (the canonical key)."""
+    path = "/" + request_path(request.source)
+    if request.is_original:
+        # A source that reads as a canonical key itself is reachable by its key only.
+        try:
+            return path if normalize(path, "", None, config) == request else request.uri
+        except InvalidRequest:
+            return request.uri
+    params: list[str] = []
+    if request.width is not None or request.height is not None:
+        params.append(f"s={request.width or ''}x{request.height or ''}")
+    params.append(f"f={request.format}")
+    if request.quality is not None:
+        params.append(f"q={request.quality}")
+    if request.fit != DEFAULT_FIT:
+        params.append(f"fit={request.fit}")
+    return f"{path}?{'&'.join(params)}"
+
+
+def request_path(source: str) -> str:
+    """A source key as a URL path (without the leading '/'), percent-encoded."""
+    return quote(source, safe="/-._~")
+
+
+def parse_stored(key: str, config: Config) -> ImageRequest | None:
+    """The request a stored key names; None for a key of another configuration."""
+    try:
+        return ImageRequest.parse(key, config)
+    except InvalidRequest:
+        return None
+
+
+# --- image headers -------------------------------------------------------------------------
+
+
+def image_header(data: bytes) -> tuple[str, int, int] | None:
+    """(format, width, height) from the first bytes of an image, without decoding pixels.
+
+    WebP and AVIF are read here (Pillow needs their whole file); the rest by Pillow's lazy
+    open, which reads the header only."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return _webp_header(data)
+    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+        size = _ispe(data, 0, len(data))
+        return ("avif", *size) if size else None
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return (image.format or "").lower(), image.width, image.height
+    except Exception:  # Pillow raises many kinds on bytes that are no (whole) header
+        return None
+
+
+def _webp_header(data: bytes) -> tuple[str, int, int] | None:
+    chunk = data[12:16]
+    if chunk == b"VP8 " and len(data) >= 30:  # lossy: 14-bit sizes after the start code
+        width, height = struct.unpack_from("<HH", data, 26)
+        return "webp", width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and len(data) >= 25:  # lossless: 14-bit sizes minus one, packed
+        bits = int.from_bytes(data[21:25], "little")
+        return "webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(data) >= 30:  # extended: 24-bit canvas sizes minus one
+        width = int.from_bytes(data[24:27], "little") + 1
+        height = int.from_bytes(data[27:30], "little") + 1
+        return "webp", width, height
+    return None
+
+
+def _ispe(data: bytes, start: int, end: int) -> tuple[int, int] | None:
+    """The first image spatial extents box (meta/iprp/ipco/ispe) of an ISO-BMFF file."""
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack_from(">I4s", data, pos)
+        header = 8
+        if size == 1 and pos + 16 <= end:
+            size, header = struct.unpack_from(">Q", data, pos + 8)[0], 16
+        elif size == 0:
+            size = end - pos
+        if size < header:
+            return None
+        body, stop = pos + header, min(pos + size, end)
+        if kind == b"ispe" and stop - body >= 12:
+            width, height = struct.unpack_from(">II", data, body + 4)  # after version/flags
+            return int(width), int(height)
+        if kind in (b"meta", b"iprp", b"ipco"):
+            found = _ispe(data, body + 4 if kind == b"meta" else body, stop)
+            if found:
+                return found
+        pos += size
+    return None
+
+
+# --- reading the buckets -------------------------------------------------------------------
+
+
+class Inventory:
+    """The originals bucket and the derivatives bucket's marker index, read-only."""
+
+    def __init__(self, s3: Any, originals_bucket: str, derivatives_bucket: str) -> None:
+        self.s3 = s3
+        self.originals_bucket = originals_bucket
+        self.derivatives_bucket = derivatives_bucket
+
+    def originals(self, prefix: str = "") -> Iterator[OriginalInfo]:
+        """Every original under ``prefix``, in key order (ListObjectsV2, paginated)."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.originals_bucket, Prefix=prefix
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                yield OriginalInfo(item["Key"], int(item["Size"]), item["LastModified"])
+
+    def original(self, key: str) -> OriginalInfo | None:
+        try:
+            head = self.s3.head_object(Bucket=self.originals_bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in _MISSING:
+                return None
+            raise
+        return OriginalInfo(
+            key, int(head["ContentLength"]), head["LastModified"], str(head.get("ContentType", ""))
+        )
+
+    def markers(self, source: str) -> Iterator[str]:
+        """The marker keys of ``source``'s stored objects (one listing per 1,000)."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.derivatives_bucket, Prefix=index_prefix(source)
+        )
+        for page in pages:
+            for item in page.get("Contents", ()):
+                yield str(item["Key"])
+
+    def count_derivatives(self, source: str) -> int:
+        return sum(1 for _ in self.markers(source))
+
+    def derivatives(self, source: str) -> list[DerivativeInfo]:
+        return [
+            self.derivative(stored_key(marker, source), source) for marker in self.markers(source)
+        ]
+
+    def derivative(self, key: str, source: str) -> DerivativeInfo:
+        """What is stored under ``key``, from one ranged GET of its first bytes."""
+        variant = key[: len(key) - len(source) - 1]
+        key_format = "" if variant == ORIGINAL_PREFIX else variant.rsplit("/", 1)[-1]
+        try:
+            response = self.s3.get_object(
+                Bucket=self.derivatives_bucket, Key=key, Range=f"bytes=0-{HEADER_BYTES - 1}"
+            )
+        except ClientError as error:
+            if _code(error) in _MISSING:
+                return DerivativeInfo(key, variant, key_format, None, None, None, "")
+            raise
+        with response["Body"] as body:
+            head = body.read(HEADER_BYTES)
+        content_type = str(response.get("ContentType") or "")
+        total = _total_size(response.get("ContentRange"), int(response["ContentLength"]))
+        found = image_header(head)
+        if found is None:
+            fmt = content_type.removeprefix("image/") if content_type.startswith("image/") else ""
+            return DerivativeInfo(key, variant, fmt or key_format, None, None, total, content_type)
+        fmt, width, height = found
+        return DerivativeInfo(key, variant, fmt, width, height, total, content_type)
+
+    def exists(self, key: str) -> bool:
+        """Whether the derivatives bucket holds ``key`` (HeadObject). A 403 counts as absent,
+        as for CloudFront's origin group: without s3:ListBucket, S3 answers 403 for a key it
+        does not have."""
+        try:
+            self.s3.head_object(Bucket=self.derivatives_bucket, Key=key)
+        except ClientError as error:
+            if _code(error) in _MISSING | _FORBIDDEN:
+                return False
+            raise
+        return True
+
+
+def _total_size(content_range: str | None, length: int) -> int:
+    """The object's size from ``Content-Range: bytes 0-65535/123456``."""
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            return int(total)
+    return length
+
+
+def _code(error: ClientError) -> str:
+    code = error.response.get("Error", {}).get("Code")
+    if code:
+        return str(code)
+    return str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def s3_client(endpoint: str | None) -> Any:
+    """An S3 client for AWS, or for another S3-compatible endpoint."""
+    session = boto3.session.Session()
+    if not endpoint:
+        return session.client("s3")
+    return session.client("s3", endpoint_url=endpoint, **endpoint_settings(session))
+
+
+def endpoint_settings(session: Any = None) -> dict[str, str]:
+    """Client settings for another endpoint: the local stack's region and credentials where
+    none are configured (any credentials work against the embedded server)."""
+    from infra.local.stack import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION
+
+    session = session or boto3.session.Session()
+    settings = {"region_name": session.region_name or REGION}
+    if session.get_credentials() is None:
+        settings["aws_access_key_id"] = FAKE_ACCESS_KEY
+        settings["aws_secret_access_key"] = FAKE_SECRET_KEY
+    return settings
+
+
+def add_bucket_arguments(parser: argparse.ArgumentParser) -> None:
+    """The S3 options ``ls`` and ``precompute`` share."""
+    parser.add_argument(
+        "--s3-endpoint",
+        metavar="URL",
+        help="an S3-compatible endpoint, e.g. the local stack's (default: AWS)",
+    )
+    parser.add_argument("--originals-bucket", default=DEFAULT_ORIGINALS_BUCKET, metavar="NAME")
+    parser.add_argument("--derivatives-bucket", default=DEFAULT_DERIVATIVES_BUCKET, metavar="NAME")
+
+
+# --- imgedge ls ----------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Without a key, list the originals with their number of stored derivatives; with a "
+        "key, list that original's derivatives (from the marker index of the derivatives "
+        "bucket) with format, dimensions, bytes and the saving against the original."
+    )
+    parser.add_argument("key", nargs="?", metavar="ORIGINAL_KEY", help="an original's key")
+    add_bucket_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def run(args: argparse.Namespace) -> int:
+    inventory = Inventory(
+        s3_client(args.s3_endpoint), args.originals_bucket, args.derivatives_bucket
+    )
+    try:
+        if args.key is None:
+            return _list_originals(inventory, as_json=args.json)
+        return _list_derivatives(inventory, args.key, as_json=args.json)
+    except (ClientError, BotoCoreError) as error:
+        print(f"imgedge ls: {error}", file=sys.stderr)
+        return 1
+
+
+def _list_originals(inventory: Inventory, *, as_json: bool) -> int:
+    rows = [(o, inventory.count_derivatives(o.key)) for o in inventory.originals()]
+    if as_json:
+        listing = [{**_original_json(o), "derivatives": count} for o, count in rows]
+        print(json.dumps(listing, indent=2))
+        return 0
+    table = [
+        (o.key, str(o.bytes), o.last_modified.strftime("%Y-%m-%d %H:%M:%S"), str(count))
+        for o, count in rows
+    ]
+    print(render_table(("key", "bytes", "last modified", "derivatives"), table, right=(1, 3)))
+    return 0
+
+
+def _list_derivatives(inventory: Inventory, key: str, *, as_json: bool) -> int:
+    original = inventory.original(key)
+    derivatives = inventory.derivatives(key)
+    if original is None:
+        print(f"imgedge ls: no original {key!r} in {inventory.originals_bucket}", file=sys.stderr)
+        if not derivatives:
+            return 1
+    original_bytes = original.bytes if original else None
+    if as_json:
+        found = {
+            "original": None if original is None else _original_json(original),
+            "derivatives": [_derivative_json(d, original_bytes) for d in derivatives],
+        }
+        print(json.dumps(found, indent=2))
+        return 0
+    table = [_derivative_row(d, original_bytes) for d in derivatives]
+    print(render_table(("key", "format", "WxH", "bytes", "saving"), table, right=(2, 3, 4)))
+    return 0
+
+
+def _original_json(original: OriginalInfo) -> dict[str, Any]:
+    return {**asdict(original), "last_modified": original.last_modified.isoformat()}
+
+
+def _derivative_json(d: DerivativeInfo, original_bytes: int | None) -> dict[str, Any]:
+    saving = d.saving(original_bytes)
+    return {
+        **asdict(d),
+        "missing": d.missing,
+        "saving_percent": None if saving is None else round(saving, 1),
+    }
+
+
+def _derivative_row(d: DerivativeInfo, original_bytes: int | None) -> tuple[str, ...]:
+    if d.missing:
+        return (d.key, d.format, "", "(missing)", "")
+    size = f"{d.width}x{d.height}" if d.width and d.height else "?"
+    saving = d.saving(original_bytes)
+    return (d.key, d.format, size, str(d.bytes), "" if saving is None else f"{saving:.1f}%")
+
+
+def render_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()
+) -> str:
+    """Columns padded to their widest cell; ``right`` names right-aligned columns."""
+    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        padded = (
+            cell.rjust(width) if i in right else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
+        )
+        return "  ".join(padded).rstrip()
+
+    return "\n".join(line(row) for row in (header, *rows))

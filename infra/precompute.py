@@ -1,0 +1,402 @@
+"""``imgedge precompute``: render the configured presets of every original ahead of viewers.
+
+For every original under ``--prefix`` (ListObjectsV2, paginated) and every chosen preset,
+the preset's query is normalized exactly as the edge would normalize it into the canonical
+key; a key the derivatives bucket already holds (HeadObject) is skipped, any other is
+rendered by the regional resizer's own handler, given the function URL event (payload 2.0)
+a viewer's miss would send it, so the derivative and its marker are written by the same
+code path as in production. A preset with ``f=auto`` stands for every format ``auto`` can
+yield: avif, webp and the source's own family (png for png/gif sources, else jpeg), as far
+as the configuration enables them.
+
+Two engines:
+- local (the default, and whenever ``--s3-endpoint`` is given): a pool of worker processes,
+  each calling ``regional_resizer.handler.handler`` with ORIGINALS_BUCKET,
+  DERIVATIVES_BUCKET and AWS_ENDPOINT_URL_S3 set;
+- AWS (``--function NAME`` without ``--s3-endpoint``): ``lambda.invoke`` of the deployed
+  regional function (RequestResponse, the same event) from a pool of threads.
+
+The events are HEAD requests: the resizer renders and stores exactly as for GET but returns
+no body, so no image travels back. A bucket too big for one machine is the same job on S3
+Batch Operations or a Step Functions distributed map (see the README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass
+from functools import cache
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TextIO
+from urllib.parse import quote
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from edge_router.normalize import normalize
+from infra.inventory import Inventory, add_bucket_arguments, endpoint_settings, s3_client
+from infra.local.events import function_url_event
+from shared.config import CONFIG_ENV, Config, ConfigError, load_config
+from shared.contract import ImageRequest
+from shared.errors import InvalidRequest
+
+MADE, SKIPPED, FAILED = "made", "skipped", "failed"
+STORED_STATUSES = (200, 302)  # 302: too large to return inline, stored all the same
+
+# f=auto in a preset: one Accept per format that auto can yield (the last: the family).
+AUTO_ACCEPTS = ("image/avif", "image/webp", "")
+
+USER_AGENT = "imgedge-precompute"
+EVENT_DOMAIN = "imgedge-precompute.lambda-url.us-east-1.on.aws"  # the resizer ignores it
+IN_FLIGHT_PER_WORKER = 4  # jobs queued per worker: never a future per job of a huge bucket
+PROGRESS_INTERVAL_S = 0.1
+
+
+@dataclass(frozen=True)
+class Job:
+    """One derivative to make: ``request`` for ``source``, or why the preset cannot name
+    one (``error``: a key the contract refuses)."""
+
+    source: str
+    preset: str
+    request: ImageRequest | None
+    error: str = ""
+
+    @property
+    def key(self) -> str:
+        return self.request.key if self.request is not None else ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    job: Job
+    result: str  # MADE, SKIPPED or FAILED
+    status: int = 0
+    message: str = ""
+
+
+# --- what to make --------------------------------------------------------------------------
+
+
+def preset_requests(source: str, query: str, config: Config) -> list[ImageRequest]:
+    """The canonical requests a preset's query names for ``source``: one, or with ``f=auto``
+    one per format that auto can yield."""
+    uri = "/" + quote(source)
+    found: dict[str, ImageRequest] = {}
+    for accept in AUTO_ACCEPTS:
+        request = normalize(uri, query, accept, config)
+        found.setdefault(request.key, request)
+    return list(found.values())
+
+
+def plan(sources: Iterable[str], presets: Sequence[tuple[str, str]], config: Config) -> list[Job]:
+    """Every job for these sources and presets, each canonical key once."""
+    jobs: list[Job] = []
+    for source in sources:
+        seen: set[str] = set()
+        for name, query in presets:
+            try:
+                requests = preset_requests(source, query, config)
+            except InvalidRequest as error:
+                jobs.append(Job(source, name, None, error.message))
+                continue
+            for request in requests:
+                if request.key not in seen:
+                    seen.add(request.key)
+                    jobs.append(Job(source, name, request))
+    return jobs
+
+
+def chosen_presets(config: Config, names: Sequence[str] | None) -> list[tuple[str, str]]:
+    """(name, query) of the named presets, all of them by default; unknown names raise."""
+    presets = dict(config.presets)
+    if not names:
+        return list(presets.items())
+    unknown = [name for name in names if name not in presets]
+    if unknown:
+        known = ", ".join(sorted(presets)) or "none"
+        raise ValueError(f"unknown preset(s) {', '.join(unknown)} (configured: {known})")
+    return [(name, presets[name]) for name in dict.fromkeys(names)]
+
+
+# --- the event -----------------------------------------------------------------------------
+
+
+def resizer_event(request: ImageRequest) -> dict[str, Any]:
+    """The function URL event (payload 2.0) of a miss for ``request``'s canonical key."""
+    return function_url_event(
+        method="HEAD",
+        raw_path=request.uri,
+        raw_query="",
+        headers=[("user-agent", USER_AGENT), ("accept", "*/*")],
+        body=b"",
+        source_ip="127.0.0.1",
+        domain_name=EVENT_DOMAIN,
+    )
+
+
+def classify(status: int, body: str) -> tuple[str, int, str]:
+    """(result, status, message) for the resizer's answer."""
+    if status in STORED_STATUSES:
+        return MADE, status, ""
+    return FAILED, status, body.strip() or "no message"
+
+
+# --- the local engine: worker processes running the handler --------------------------------
+
+
+def _init_worker(env: dict[str, str]) -> None:
+    os.environ.update(env)
+
+
+@cache
+def _worker_inventory() -> Inventory:
+    """The worker's S3 client; like the handler's, it honours AWS_ENDPOINT_URL_S3."""
+    import boto3
+
+    s3 = boto3.client("s3")
+    return Inventory(s3, os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
+
+
+def _render_locally(request: ImageRequest) -> tuple[str, int, str]:
+    """In a worker: skip what exists, else hand the handler the event of a miss."""
+    from regional_resizer.handler import handler
+
+    if _worker_inventory().exists(request.key):
+        return SKIPPED, 200, ""
+    response = handler(resizer_event(request), None)
+    body = "" if response.get("isBase64Encoded") else str(response.get("body") or "")
+    return classify(int(response["statusCode"]), body)
+
+
+def worker_env(args: argparse.Namespace) -> dict[str, str]:
+    """What the worker processes add to the environment they inherit."""
+    env = {"ORIGINALS_BUCKET": args.originals_bucket, "DERIVATIVES_BUCKET": args.derivatives_bucket}
+    if args.s3_endpoint:
+        env["AWS_ENDPOINT_URL_S3"] = args.s3_endpoint
+        names = {
+            "region_name": "AWS_DEFAULT_REGION",
+            "aws_access_key_id": "AWS_ACCESS_KEY_ID",
+            "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
+        }
+        env.update({names[name]: value for name, value in endpoint_settings().items()})
+    if args.config:
+        env[CONFIG_ENV] = str(Path(args.config).resolve())
+    return env
+
+
+# --- the AWS engine: lambda.invoke ----------------------------------------------------------
+
+
+def invoke(lambda_client: Any, function: str, request: ImageRequest) -> tuple[int, str]:
+    """Invoke the regional function with the miss event; (status, message)."""
+    response = lambda_client.invoke(
+        FunctionName=function,
+        InvocationType="RequestResponse",
+        Payload=json.dumps(resizer_event(request)),
+    )
+    payload = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError") or not isinstance(payload, dict):
+        message = payload.get("errorMessage") if isinstance(payload, dict) else None
+        return 502, f"function error: {message or response.get('FunctionError') or payload}"
+    body = "" if payload.get("isBase64Encoded") else str(payload.get("body") or "")
+    return int(payload.get("statusCode", 502)), body
+
+
+def _render_on_aws(
+    inventory: Inventory, lambda_client: Any, function: str
+) -> Callable[[ImageRequest], tuple[str, int, str]]:
+    def render(request: ImageRequest) -> tuple[str, int, str]:
+        if inventory.exists(request.key):
+            return SKIPPED, 200, ""
+        return classify(*invoke(lambda_client, function, request))
+
+    return render
+
+
+# --- running the jobs ----------------------------------------------------------------------
+
+
+def execute(
+    executor: Executor,
+    render: Callable[[ImageRequest], tuple[str, int, str]],
+    jobs: Sequence[Job],
+    in_flight: int,
+) -> Iterator[Outcome]:
+    """Each job's outcome as it completes, with at most ``in_flight`` jobs queued."""
+    pending: dict[Future[tuple[str, int, str]], Job] = {}
+
+    def settle(done: Iterable[Future[tuple[str, int, str]]]) -> Iterator[Outcome]:
+        for future in done:
+            job = pending.pop(future)
+            try:
+                result, status, message = future.result()
+            except Exception as error:  # the worker died, or S3/Lambda failed past retries
+                result, status, message = FAILED, 502, f"{type(error).__name__}: {error}"
+            yield Outcome(job, result, status, message)
+
+    for job in jobs:
+        if job.request is None:
+            yield Outcome(job, FAILED, 400, job.error)
+            continue
+        pending[executor.submit(render, job.request)] = job
+        if len(pending) >= in_flight:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            yield from settle(done)
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        yield from settle(done)
+
+
+class Progress:
+    """A one-line bar on a terminal (``\\r``-updated), and always a final line."""
+
+    def __init__(self, total: int, stream: TextIO) -> None:
+        self.total = total
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.counts = {MADE: 0, SKIPPED: 0, FAILED: 0}
+        self.started = time.monotonic()
+        self._drawn = 0.0
+
+    @property
+    def done(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, outcome: Outcome) -> None:
+        self.counts[outcome.result] += 1
+        now = time.monotonic()
+        if self.tty and (now - self._drawn >= PROGRESS_INTERVAL_S or self.done == self.total):
+            self._drawn = now
+            self.stream.write("\r" + self.line(bar=True))
+            self.stream.flush()
+
+    def line(self, *, bar: bool) -> str:
+        counts = ", ".join(f"{n} {name}" for name, n in self.counts.items())
+        if not bar:
+            seconds = time.monotonic() - self.started
+            return f"precompute: {self.done}/{self.total} derivatives: {counts} in {seconds:.1f}s"
+        width = 30
+        filled = width * self.done // self.total if self.total else width
+        return f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} {counts}"
+
+    def finish(self) -> None:
+        prefix = "\r\x1b[K" if self.tty else ""
+        self.stream.write(prefix + self.line(bar=False) + "\n")
+        self.stream.flush()
+
+
+def summary(outcomes: Sequence[Outcome]) -> str:
+    """made / skipped / failed, and one line per failure: status, key, preset, message."""
+    counts = {
+        name: sum(1 for o in outcomes if o.result == name) for name in (MADE, SKIPPED, FAILED)
+    }
+    lines = [f"{name:<8}{n}" for name, n in counts.items()]
+    for o in sorted(
+        (o for o in outcomes if o.result == FAILED), key=lambda o: (o.job.source, o.job.key)
+    ):
+        key = o.job.key or o.job.source
+        lines.append(f"  {o.status} {key} (preset {o.job.preset}): {o.message}")
+    return "\n".join(lines)
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Render the configured presets of every original under a prefix, skipping those "
+        "already stored. Locally (default, or with --s3-endpoint) worker processes run the "
+        "regional resizer's handler; with --function NAME the deployed function is invoked."
+    )
+    parser.add_argument("--prefix", default="", metavar="P", help="only originals under P")
+    parser.add_argument(
+        "--preset",
+        action="append",
+        metavar="NAME",
+        help="a configured preset (repeatable; default: every preset)",
+    )
+    add_bucket_arguments(parser)
+    parser.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="an imgedge configuration file (default: $IMGEDGE_CONFIG)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=_positive,
+        metavar="N",
+        help="parallel renders (default: processes = cores; invocations = 16)",
+    )
+    parser.add_argument(
+        "--function",
+        metavar="NAME",
+        help="invoke this deployed regional function (lambda.invoke) instead of local workers",
+    )
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        config = load_config(args.config)
+        presets = chosen_presets(config, args.preset)
+    except (OSError, ConfigError, ValueError) as error:
+        print(f"imgedge precompute: {error}", file=err)
+        return 2
+    s3 = s3_client(args.s3_endpoint)
+    inventory = Inventory(s3, args.originals_bucket, args.derivatives_bucket)
+    try:
+        sources = [original.key for original in inventory.originals(args.prefix)]
+    except (ClientError, BotoCoreError) as error:
+        print(f"imgedge precompute: cannot list originals: {error}", file=err)
+        return 1
+    jobs = plan(sources, presets, config)
+
+    on_aws = bool(args.function) and not args.s3_endpoint
+    workers = args.workers or (16 if on_aws else os.cpu_count() or 2)
+    executor: Executor
+    if on_aws:
+        import boto3
+
+        executor = ThreadPoolExecutor(workers, thread_name_prefix="precompute")
+        render = _render_on_aws(inventory, boto3.client("lambda"), args.function)
+    else:
+        executor = ProcessPoolExecutor(
+            workers,
+            mp_context=get_context("spawn"),  # nothing of this process leaks into workers
+            initializer=_init_worker,
+            initargs=(worker_env(args),),
+        )
+        render = _render_locally
+
+    progress = Progress(len(jobs), err)
+    outcomes: list[Outcome] = []
+    with executor:
+        for outcome in execute(executor, render, jobs, workers * IN_FLIGHT_PER_WORKER):
+            outcomes.append(outcome)
+            progress.add(outcome)
+    progress.finish()
+    print(summary(outcomes), file=out)
+    return 1 if any(o.result == FAILED for o in outcomes) else 0
