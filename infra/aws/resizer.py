@@ -1,0 +1,150 @@
+"""The regional resizer: a Lambda function behind a function URL (AWS_IAM auth; CloudFront
+signs its requests through Origin Access Control), with active X-Ray tracing.
+
+Its role is written out rather than granted with CDK's ``grant_*`` helpers, so that it holds
+exactly what ``regional_resizer/storage.py`` calls and nothing else:
+- originals: ``s3:GetObject`` on the objects, and ``s3:ListBucket`` on the bucket, without
+  which S3 answers a missing key with 403 instead of 404 (a 502 instead of a 404 for the
+  viewer). No write, no delete: no imgedge function can change an original.
+- derivatives: ``s3:PutObject`` (written once, ``If-None-Match: *``, after its index
+  marker) and ``s3:DeleteObject`` (one just written is taken back if its original changed
+  meanwhile); no read, no list.
+- logs: its own log group; X-Ray: the two write actions tracing needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra.aws.checks import acknowledge
+from infra.aws.settings import DeploySettings
+from infra.package import RESIZER_HANDLER
+
+RUNTIME_PINNED = (
+    "The runtime is the Python the zip's wheels were built for (`python` in the deployment "
+    "settings, `imgedge package --python`); it moves when the packaged wheels move."
+)
+
+ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Architecture.ARM_64}
+
+
+def python_runtime(version: str) -> lambda_.Runtime:
+    return lambda_.Runtime(f"python{version}", lambda_.RuntimeFamily.PYTHON)
+
+
+class Resizer(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: DeploySettings,
+        code: Path,
+        originals: s3.IBucket,
+        derivatives: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        # CDK names retention periods (RetentionDays.ONE_MONTH); the setting is in days.
+        cfn_log_group = self.log_group.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        cfn_log_group.retention_in_days = settings.log_retention_days
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="imgedge regional resizer: read originals, write derivatives",
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="Logs",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadOriginals",
+                actions=["s3:GetObject"],
+                resources=[originals.arn_for_objects("*")],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="MissingOriginalsAre404",
+                actions=["s3:ListBucket"],
+                resources=[originals.bucket_arn],
+            )
+        )
+        self.role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteDerivatives",
+                # Delete: a derivative rendered while its original changed is taken back
+                # (regional_resizer/handler.py, serve).
+                actions=["s3:PutObject", "s3:DeleteObject"],
+                resources=[derivatives.arn_for_objects("*")],
+            )
+        )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="imgedge regional resizer (function URL origin of the distribution)",
+            runtime=python_runtime(settings.python),
+            architecture=ARCHITECTURES[settings.resizer_architecture],
+            handler=RESIZER_HANDLER,
+            code=lambda_.Code.from_asset(str(code)),
+            memory_size=settings.resizer_memory_mb,
+            timeout=Duration.seconds(settings.resizer_timeout_s),
+            reserved_concurrent_executions=settings.resizer_reserved_concurrency or None,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=self.role,
+            log_group=self.log_group,
+            environment={
+                "ORIGINALS_BUCKET": originals.bucket_name,
+                "DERIVATIVES_BUCKET": derivatives.bucket_name,
+            },
+        )
+        self.url = self.function.add_function_url(
+            auth_type=lambda_.FunctionUrlAuthType.AWS_IAM,
+            invoke_mode=lambda_.InvokeMode.BUFFERED,
+        )
+        self._acknowledge(originals, derivatives)
+
+    def _acknowledge(self, originals: s3.IBucket, derivatives: s3.IBucket) -> None:
+        stack = Stack.of(self)
+        for bucket, what in ((originals, "originals"), (derivatives, "derivatives")):
+            cfn = bucket.node.default_child
+            assert isinstance(cfn, s3.CfnBucket)
+            logical_id = stack.resolve(stack.get_logical_id(cfn))
+            acknowledge(
+                self.role,
+                f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
+                f"Every key of the {what} bucket is an image the resizer may need; "
+                "the actions are only those the resizer calls.",
+            )
+        acknowledge(
+            self.role,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level "
+            "permissions; they are what active tracing needs.",
+        )
+        acknowledge(self.function, "AwsSolutions-L1", RUNTIME_PINNED)
+        acknowledge(self.function, "Serverless-LambdaLatestVersion", RUNTIME_PINNED)
+        acknowledge(
+            self.function,
+            "Serverless-LambdaDLQ",
+            "Only CloudFront invokes the resizer, synchronously through its function URL; "
+            "a dead-letter queue receives failed asynchronous invocations, of which there "
+            "are none. A failed request is answered (and never cached) instead.",
+        )

@@ -1,0 +1,77 @@
+"""The main stack (home region): buckets, resizer, distribution; the edge function's stack
+in us-east-1 is made by ``EdgeRouter`` (CDK's ``EdgeFunction``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.aws.distribution import Delivery
+from infra.aws.edge import EdgeRouter
+from infra.aws.resizer import Resizer
+from infra.aws.settings import DeploySettings
+from infra.aws.storage import Storage
+from shared.config import Config
+
+
+class ImgedgeStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        config: Config,
+        settings: DeploySettings,
+        edge_zip: Path,
+        resizer_zip: Path,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            scope,
+            id,
+            description="imgedge: on-the-fly image resizing behind CloudFront",
+            **kwargs,
+        )
+        self.storage = Storage(self, "Storage", settings=settings)
+        self.resizer = Resizer(
+            self,
+            "Resizer",
+            settings=settings,
+            code=resizer_zip,
+            originals=self.storage.originals,
+            derivatives=self.storage.derivatives,
+        )
+        self.edge = EdgeRouter(self, "EdgeRouter", settings=settings, code=edge_zip)
+        self.delivery = Delivery(
+            self,
+            "Delivery",
+            config=config,
+            settings=settings,
+            derivatives=self.storage.derivatives,
+            resizer_url=self.resizer.url,
+            edge_version=self.edge.version,
+        )
+        distribution = self.delivery.distribution
+        CfnOutput(
+            self,
+            "DistributionUrl",
+            value=f"https://{distribution.distribution_domain_name}",
+            description="imgedge smoke takes this URL",
+        )
+        CfnOutput(self, "DistributionId", value=distribution.distribution_id)
+        CfnOutput(
+            self,
+            "OriginalsBucket",
+            value=self.storage.originals.bucket_name,
+            description="put your originals here",
+        )
+        CfnOutput(self, "DerivativesBucket", value=self.storage.derivatives.bucket_name)
+        CfnOutput(self, "ResizerFunction", value=self.resizer.function.function_name)
+
+    @property
+    def edge_stack(self) -> Stack:
+        """The stack the edge function is in (this one if the home region is us-east-1)."""
+        return Stack.of(self.edge.function.lambda_)

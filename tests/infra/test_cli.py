@@ -1,0 +1,141 @@
+"""The AWS subcommands of `imgedge`: package, synth's errors, the CDK CLI commands that
+bootstrap and deploy would run (they need AWS, so only their construction is tested), and
+`imgedge smoke` against a real local stack."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.aws.toolkit import CDK_CLI
+from infra.cli import main
+from tests.infra.conftest import PACKAGE_CACHE, Files
+from tests.integration.stack_client import Served, start_serve
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def test_package_writes_both_zips_and_the_manifest(
+    files: Files, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(
+        capsys, "package", "--config", str(files.config), "--settings", str(files.settings),
+        "--out", str(tmp_path), "--cache-dir", str(PACKAGE_CACHE),
+    )  # fmt: skip
+    assert status == 0, err
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert (manifest["resizer"]["arch"], manifest["resizer"]["python"]) == ("arm64", "3.12")
+    assert "edge_router.zip" in out and "regional_resizer.zip" in out
+
+
+def test_package_reports_a_bad_configuration(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bad = tmp_path / "imgedge.toml"
+    bad.write_text("sizes = [512, 64]\nerror_max_age = -1\n")
+    status, _, err = run(capsys, "package", "--config", str(bad), "--out", str(tmp_path))
+    assert status == 1
+    assert "sizes: must be strictly increasing" in err and "error_max_age" in err
+
+
+def test_synth_without_zips_says_to_package(
+    tmp_path: Path, files: Files, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, err = run(
+        capsys, "synth", "--no-package", "--dist", str(tmp_path / "nothing"),
+        "--settings", str(files.settings), "--out", str(tmp_path / "out"),
+    )  # fmt: skip
+    assert status == 1
+    assert "run `imgedge package` first" in err
+
+
+@pytest.mark.parametrize("action", ["deploy", "bootstrap"])
+def test_cdk_cli_command(
+    action: str, files: Files, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dist = tmp_path / "dist"
+    status, out, _ = run(
+        capsys, action, "--dry-run", "--config", str(files.config),
+        "--settings", str(files.settings), "--dist", str(dist), "--profile", "imgedge",
+        "--out", str(tmp_path / "cdk.out"), "--", "--require-approval", "never",
+    )  # fmt: skip
+    assert status == 0
+    command = shlex.split(out)
+    assert command[:4] == ["npx", "--yes", CDK_CLI, action]
+    assert CDK_CLI.startswith("aws-cdk@2.")
+    app = command[command.index("--app") + 1]
+    assert shlex.split(app) == [sys.executable, "-m", "infra.aws.app"]
+    contexts = [command[i + 1] for i, arg in enumerate(command) if arg == "--context"]
+    assert contexts == [
+        f"imgedge:dist={dist.resolve()}",
+        f"imgedge:config={files.config.resolve()}",
+        f"imgedge:settings={files.settings.resolve()}",
+    ]
+    assert command[command.index("--output") + 1] == str((tmp_path / "cdk.out").resolve())
+    assert command[command.index("--profile") + 1] == "imgedge"
+    assert command[-2:] == ["--require-approval", "never"]  # what follows "--", as given
+    if action == "deploy":
+        assert "--all" in command
+        assert command[command.index("--outputs-file") + 1] == str(
+            (dist / "outputs.json").resolve()
+        )
+    else:
+        assert "--all" not in command and "--outputs-file" not in command
+
+
+# --- smoke against the local stack ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    served = start_serve(tmp_path_factory.mktemp("smoke") / "data")  # uploads sample.png
+    yield served
+    assert served.stop(signal.SIGINT) == 0
+
+
+@pytest.mark.integration
+def test_smoke_passes_against_the_local_stack(
+    stack: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, "smoke", stack.edge)
+    assert status == 0, out + err
+    lines = out.splitlines()
+    for name in ("miss", "hit", "normalization", "404", "400"):
+        assert any(line.startswith(f"ok   {name} ") for line in lines), out
+    assert "X-Cache: Miss from cloudfront" in out and "X-Cache: Hit from cloudfront" in out
+    assert any(line.startswith("latency: miss ") and " hit " in line for line in lines), out
+    assert lines[-1] == "smoke: ok"
+
+
+@pytest.mark.integration
+def test_smoke_again_finds_a_fresh_variant_via_the_deploy_outputs(
+    stack: Served, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "outputs.json").write_text(json.dumps({"imgedge": {"DistributionUrl": stack.edge}}))
+    status, out, err = run(capsys, "smoke", "--dist", str(tmp_path))
+    assert status == 0, out + err
+
+
+@pytest.mark.integration
+def test_smoke_fails_when_the_original_is_missing(
+    stack: Served, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, _ = run(capsys, "smoke", stack.edge, "--key", "not-uploaded.png")
+    assert status == 1
+    assert "FAIL miss" in out and "is 'not-uploaded.png' in the originals bucket?" in out
+    assert out.splitlines()[-1].startswith("smoke: FAILED (miss, hit, normalization")
+
+
+def test_smoke_needs_a_url(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    status, _, err = run(capsys, "smoke", "--dist", str(tmp_path))
+    assert status == 1 and "give a URL" in err

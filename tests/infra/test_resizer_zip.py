@@ -1,0 +1,122 @@
+"""regional_resizer.zip is self-contained: unzipped into an empty folder, its handler runs
+in an isolated interpreter whose path is that folder and boto3 (which the Lambda runtime
+provides, so the zip leaves it out: here it comes from a folder of its own, installed with
+`pip install --target`), against the embedded S3, on a function URL event."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from infra.package import Built
+from tests.conftest import EVENTS, Buckets
+from tests.infra.conftest import PACKAGE_CACHE
+
+pytestmark = pytest.mark.integration
+
+TRACE_ID = "1-5f84c7a1-0123456789abcdef01234567"
+
+
+def lambda_runtime_boto3() -> Path:
+    """boto3 and its dependencies at the versions of this environment, in a folder (cached)."""
+    version = metadata.version("boto3")
+    folder = PACKAGE_CACHE / f"lambda-runtime-boto3-{version}"
+    if not (folder / "boto3").is_dir():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-compile",
+             "--target", str(folder), f"boto3=={version}"],
+            check=True,
+        )  # fmt: skip
+    return folder
+
+
+CHILD = """
+import json, sys, sysconfig
+task, runtime = sys.argv[1], sys.argv[2]
+sys.path[:0] = [task, runtime]
+from regional_resizer.handler import handler
+import PIL, aws_xray_sdk
+response = handler(json.loads(sys.stdin.read()), None)
+stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
+modules = {name: getattr(m, "__file__", None) for name, m in list(sys.modules.items())}
+outside = sorted(n for n, f in modules.items() if f and not f.startswith((task, runtime, *stdlib)))
+print(json.dumps({"response": response, "outside": outside,
+                  "pil": PIL.__file__, "xray": aws_xray_sdk.__file__}))
+"""
+
+
+def sample_png() -> bytes:
+    out = io.BytesIO()
+    Image.linear_gradient("L").resize((600, 400)).convert("RGBA").save(out, "PNG")
+    return out.getvalue()
+
+
+def test_resizer_zip_runs_alone_against_s3(
+    packaged_here: Built, s3: Any, s3_endpoint: str, buckets: Buckets, tmp_path: Path
+) -> None:
+    task = tmp_path / "task"  # Lambda's /var/task
+    with zipfile.ZipFile(packaged_here.resizer_zip) as archive:
+        archive.extractall(task)
+    runtime = lambda_runtime_boto3()
+    s3.put_object(
+        Bucket=buckets.originals, Key="sample.png", Body=sample_png(), ContentType="image/png"
+    )
+    event = json.loads((EVENTS / "function_url.json").read_text())
+    event.update(rawPath="/256x256/webp/sample.png", rawQueryString="", body=None)
+    event.pop("queryStringParameters", None)
+    event["requestContext"]["http"].update(method="GET", path="/256x256/webp/sample.png")
+    event["headers"] = {"x-amzn-trace-id": f"Root={TRACE_ID};Parent=0123456789abcdef;Sampled=1"}
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(("127.0.0.1", 0))
+        daemon.settimeout(5)
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "ORIGINALS_BUCKET": buckets.originals,
+            "DERIVATIVES_BUCKET": buckets.derivatives,
+            "AWS_ENDPOINT_URL_S3": s3_endpoint,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_REGION": "us-east-1",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "AWS_XRAY_DAEMON_ADDRESS": f"127.0.0.1:{daemon.getsockname()[1]}",
+        }
+        started = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-I", "-S", "-c", CHILD, str(task), str(runtime)],
+            input=json.dumps(event), capture_output=True, text=True, env=env, cwd=tmp_path,
+            timeout=120, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        segment = daemon.recv(65536)
+    result = json.loads(done.stdout)
+
+    # Everything it loaded came from the zip, the runtime's boto3, or the stdlib.
+    assert result["outside"] == []
+    assert result["pil"].startswith(str(task)) and result["xray"].startswith(str(task))
+    response = result["response"]
+    assert response["statusCode"] == 200, response
+    assert response["headers"]["content-type"] == "image/webp"
+    body = base64.b64decode(response["body"])
+    image = Image.open(io.BytesIO(body))
+    assert (image.format, image.size) == ("WEBP", (256, 256))
+    stored = s3.get_object(Bucket=buckets.derivatives, Key="256x256/webp/sample.png")
+    assert stored["Body"].read() == body
+    assert stored["ContentType"] == "image/webp"
+    # aws-xray-sdk (and wrapt) from the zip traced it and sent the segment to the daemon.
+    assert TRACE_ID.encode() in segment and b"imgedge-resizer" in segment
+    assert time.monotonic() - started < 60

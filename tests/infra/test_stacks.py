@@ -1,0 +1,392 @@
+"""The synthesized templates (one `imgedge synth` per session, see conftest) have every
+property the deployment promises. Nothing here talks to AWS."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from infra.local.cloudfront import ORIGIN_REQUEST_HEADERS, SECURITY_HEADERS
+from infra.local.origins import FAILOVER_STATUSES
+from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER
+from tests.infra.conftest import HOME_REGION, Synthesized
+
+Resources = dict[str, dict[str, Any]]
+
+
+def of_type(template: dict[str, Any], kind: str) -> Resources:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def only(template: dict[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
+    found = of_type(template, kind)
+    assert len(found) == 1, f"{len(found)} {kind}"
+    return next(iter(found.items()))
+
+
+def bucket_ids(synthesized: Synthesized) -> tuple[str, str]:
+    buckets = of_type(synthesized.main, "AWS::S3::Bucket")
+    originals = next(k for k in buckets if "Originals" in k)
+    derivatives = next(k for k in buckets if "Derivatives" in k)
+    return originals, derivatives
+
+
+def refers_to(value: Any, logical_id: str) -> bool:
+    return logical_id in json.dumps(value)
+
+
+def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(policy_document["Statement"])
+
+
+def actions(statement: dict[str, Any]) -> set[str]:
+    value = statement["Action"]
+    return {value} if isinstance(value, str) else set(value)
+
+
+def distribution(synthesized: Synthesized) -> dict[str, Any]:
+    config: dict[str, Any] = only(synthesized.main, "AWS::CloudFront::Distribution")[1][
+        "Properties"
+    ]["DistributionConfig"]
+    return config
+
+
+# --- the two stacks ------------------------------------------------------------------------
+
+
+def test_synth_writes_both_stacks_in_their_regions(synthesized: Synthesized) -> None:
+    assert set(synthesized.templates) == {"imgtest", "imgtest-edge"}
+    assert f"imgtest ({HOME_REGION})" in synthesized.printed
+    assert "imgtest-edge (us-east-1)" in synthesized.printed
+    manifest = json.loads((synthesized.out / "manifest.json").read_text())
+    environments = {
+        name: artifact["environment"]
+        for name, artifact in manifest["artifacts"].items()
+        if artifact["type"] == "aws:cloudformation:stack"
+    }
+    assert environments == {
+        "imgtest": f"aws://unknown-account/{HOME_REGION}",
+        "imgtest-edge": "aws://unknown-account/us-east-1",
+    }
+
+
+# --- buckets -------------------------------------------------------------------------------
+
+
+def test_buckets_are_private_encrypted_and_retained(synthesized: Synthesized) -> None:
+    template = Template.from_json(synthesized.main)
+    template.resource_count_is("AWS::S3::Bucket", 2)
+    template.all_resources(
+        "AWS::S3::Bucket",
+        {
+            "Properties": Match.object_like(
+                {
+                    "PublicAccessBlockConfiguration": {
+                        "BlockPublicAcls": True,
+                        "BlockPublicPolicy": True,
+                        "IgnorePublicAcls": True,
+                        "RestrictPublicBuckets": True,
+                    },
+                    "BucketEncryption": {
+                        "ServerSideEncryptionConfiguration": [
+                            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+                        ]
+                    },
+                    "OwnershipControls": {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]},
+                }
+            ),
+            "DeletionPolicy": "Retain",
+            "UpdateReplacePolicy": "Retain",
+        },
+    )
+
+
+def test_buckets_refuse_plain_http_and_old_tls(synthesized: Synthesized) -> None:
+    policies = of_type(synthesized.main, "AWS::S3::BucketPolicy")
+    assert len(policies) == 2
+    for policy in policies.values():
+        denies = [s for s in statements(policy["Properties"]["PolicyDocument"])
+                  if s["Effect"] == "Deny"]  # fmt: skip
+        conditions = [s["Condition"] for s in denies]
+        assert {"Bool": {"aws:SecureTransport": "false"}} in conditions
+        assert {"NumericLessThan": {"s3:TlsVersion": 1.2}} in conditions
+
+
+def test_only_derivatives_expire(synthesized: Synthesized) -> None:
+    originals, derivatives = bucket_ids(synthesized)
+    resources = synthesized.main["Resources"]
+    assert "LifecycleConfiguration" not in resources[originals]["Properties"]
+    rules = resources[derivatives]["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rules == [
+        {
+            "Id": "expire-derivatives",
+            "ExpirationInDays": 90,  # the settings' derivative_expiry_days
+            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
+            "Status": "Enabled",
+        }
+    ]
+
+
+def test_originals_are_never_writable(synthesized: Synthesized) -> None:
+    """No policy in either stack allows anything but reading the originals bucket."""
+    originals, _ = bucket_ids(synthesized)
+    allowed: set[str] = set()
+    for template in synthesized.templates.values():
+        for resource in template["Resources"].values():
+            documents = [resource["Properties"].get("PolicyDocument")]
+            documents += [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
+            for document in filter(None, documents):
+                for statement in statements(document):
+                    if statement["Effect"] == "Allow" and refers_to(statement, originals):
+                        allowed |= actions(statement)
+    assert allowed == {"s3:GetObject", "s3:ListBucket"}
+    policy = next(
+        p for p in of_type(synthesized.main, "AWS::S3::BucketPolicy").values()
+        if refers_to(p["Properties"]["Bucket"], originals)
+    )  # fmt: skip
+    assert all(s["Effect"] == "Deny" for s in statements(policy["Properties"]["PolicyDocument"]))
+
+
+def test_cloudfront_reads_derivatives_through_oac(synthesized: Synthesized) -> None:
+    _, derivatives = bucket_ids(synthesized)
+    policy = next(
+        p for p in of_type(synthesized.main, "AWS::S3::BucketPolicy").values()
+        if refers_to(p["Properties"]["Bucket"], derivatives)
+    )  # fmt: skip
+    allows = [s for s in statements(policy["Properties"]["PolicyDocument"])
+              if s["Effect"] == "Allow"]  # fmt: skip
+    assert len(allows) == 1
+    assert allows[0]["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert actions(allows[0]) == {"s3:GetObject"}
+    distribution_id = only(synthesized.main, "AWS::CloudFront::Distribution")[0]
+    assert refers_to(allows[0]["Condition"]["StringEquals"]["AWS:SourceArn"], distribution_id)
+
+
+# --- the resizer ---------------------------------------------------------------------------
+
+
+def resizer(synthesized: Synthesized) -> tuple[str, dict[str, Any]]:
+    functions = of_type(synthesized.main, "AWS::Lambda::Function")
+    return next((k, v) for k, v in functions.items() if k.startswith("ResizerFunction"))
+
+
+def test_resizer_function(synthesized: Synthesized) -> None:
+    logical_id, function = resizer(synthesized)
+    originals, derivatives = bucket_ids(synthesized)
+    Template.from_json(synthesized.main).has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "regional_resizer.handler.handler",
+            "Runtime": "python3.12",
+            "Architectures": ["arm64"],
+            "MemorySize": 2048,
+            "Timeout": 20,
+            "TracingConfig": {"Mode": "Active"},
+            "Environment": {
+                "Variables": {
+                    "ORIGINALS_BUCKET": {"Ref": originals},
+                    "DERIVATIVES_BUCKET": {"Ref": derivatives},
+                }
+            },
+        },
+    )
+    assert function["Properties"]["Code"]["S3Key"].endswith(".zip")
+    url = only(synthesized.main, "AWS::Lambda::Url")[1]["Properties"]
+    assert url["AuthType"] == "AWS_IAM"
+    assert url["TargetFunctionArn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+    retention = only(synthesized.main, "AWS::Logs::LogGroup")[1]["Properties"]
+    assert retention["RetentionInDays"] == 14
+
+
+def test_resizer_times_out_before_cloudfront_does(synthesized: Synthesized) -> None:
+    timeout = resizer(synthesized)[1]["Properties"]["Timeout"]
+    custom = [o for o in distribution(synthesized)["Origins"] if "CustomOriginConfig" in o]
+    assert len(custom) == 1
+    assert timeout < custom[0]["CustomOriginConfig"]["OriginReadTimeout"] == 30
+
+
+def test_resizer_role_is_least_privilege(synthesized: Synthesized) -> None:
+    originals, derivatives = bucket_ids(synthesized)
+    policy = only(synthesized.main, "AWS::IAM::Policy")[1]["Properties"]["PolicyDocument"]
+    granted = {
+        statement.get("Sid", "xray"): (actions(statement), json.dumps(statement["Resource"]))
+        for statement in statements(policy)
+    }
+    assert set(granted) == {
+        "Logs", "ReadOriginals", "MissingOriginalsAre404", "WriteDerivatives", "xray"
+    }  # fmt: skip
+    assert granted["ReadOriginals"][0] == {"s3:GetObject"}
+    assert originals in granted["ReadOriginals"][1] and "/*" in granted["ReadOriginals"][1]
+    assert granted["MissingOriginalsAre404"][0] == {"s3:ListBucket"}
+    assert granted["WriteDerivatives"][0] == {"s3:PutObject", "s3:DeleteObject"}
+    assert derivatives in granted["WriteDerivatives"][1]
+    assert granted["xray"] == (
+        {"xray:PutTraceSegments", "xray:PutTelemetryRecords"},
+        '"*"',
+    )
+    assert "ResizerLogs" in granted["Logs"][1]
+    role = next(v for k, v in of_type(synthesized.main, "AWS::IAM::Role").items()
+                if k.startswith("ResizerRole"))  # fmt: skip
+    assert "ManagedPolicyArns" not in role["Properties"]  # nothing beyond the above
+
+
+def test_cloudfront_may_invoke_the_function_url_both_ways(synthesized: Synthesized) -> None:
+    url_id = only(synthesized.main, "AWS::Lambda::Url")[0]
+    distribution_id = only(synthesized.main, "AWS::CloudFront::Distribution")[0]
+    permissions = [p["Properties"] for p in of_type(synthesized.main, "AWS::Lambda::Permission")
+                   .values()]  # fmt: skip
+    assert {p["Action"] for p in permissions} == {
+        "lambda:InvokeFunctionUrl",
+        "lambda:InvokeFunction",
+    }
+    invoke = next(p for p in permissions if p["Action"] == "lambda:InvokeFunction")
+    assert invoke["InvokedViaFunctionUrl"] is True  # only through the URL, never directly
+    for permission in permissions:
+        assert permission["Principal"] == "cloudfront.amazonaws.com"
+        assert permission["FunctionName"] == {"Fn::GetAtt": [url_id, "FunctionArn"]}
+        assert refers_to(permission["SourceArn"], distribution_id)
+
+
+# --- the edge function ---------------------------------------------------------------------
+
+
+def test_edge_function_is_lambda_at_edge_shaped(synthesized: Synthesized) -> None:
+    template = Template.from_json(synthesized.edge)
+    template.resource_count_is("AWS::Lambda::Function", 1)
+    function = only(synthesized.edge, "AWS::Lambda::Function")[1]["Properties"]
+    assert function["Handler"] == "edge_router.handler.handler"
+    assert function["Runtime"] == "python3.12"
+    assert function["Architectures"] == ["x86_64"]
+    assert (function["MemorySize"], function["Timeout"]) == (128, 5)
+    assert "Environment" not in function  # Lambda@Edge allows none
+    assert "TracingConfig" not in function and "DeadLetterConfig" not in function
+    assert "Layers" not in function
+    role = only(synthesized.edge, "AWS::IAM::Role")[1]["Properties"]
+    principals = json.dumps(role["AssumeRolePolicyDocument"])
+    assert "edgelambda.amazonaws.com" in principals and "lambda.amazonaws.com" in principals
+    # A numbered version, whose ARN is handed to the main stack through SSM in us-east-1.
+    version_id = only(synthesized.edge, "AWS::Lambda::Version")[0]
+    parameter = only(synthesized.edge, "AWS::SSM::Parameter")[1]["Properties"]
+    assert parameter["Value"] == {"Ref": version_id}
+
+
+def test_edge_router_runs_on_viewer_request_by_version(synthesized: Synthesized) -> None:
+    behaviour = distribution(synthesized)["DefaultCacheBehavior"]
+    (association,) = behaviour["LambdaFunctionAssociations"]
+    assert association["EventType"] == "viewer-request"
+    assert association["IncludeBody"] is False
+    reader = only(synthesized.main, "Custom::CrossRegionStringParameterReader")
+    assert association["LambdaFunctionARN"] == {"Fn::GetAtt": [reader[0], "FunctionArn"]}
+    assert reader[1]["Properties"]["Region"] == "us-east-1"
+
+
+# --- the distribution ----------------------------------------------------------------------
+
+
+def test_origin_group_fails_over_from_derivatives_to_the_resizer(
+    synthesized: Synthesized,
+) -> None:
+    config = distribution(synthesized)
+    _, derivatives = bucket_ids(synthesized)
+    origins = {o["Id"]: o for o in config["Origins"]}
+    s3_origin = next(i for i, o in origins.items() if "S3OriginConfig" in o)
+    url_origin = next(i for i, o in origins.items() if "CustomOriginConfig" in o)
+    assert refers_to(origins[s3_origin]["DomainName"], derivatives)
+    assert origins[url_origin]["CustomOriginConfig"]["OriginProtocolPolicy"] == "https-only"
+    assert all("OriginAccessControlId" in o for o in origins.values())
+    (group,) = config["OriginGroups"]["Items"]
+    assert [m["OriginId"] for m in group["Members"]["Items"]] == [s3_origin, url_origin]
+    statuses = group["FailoverCriteria"]["StatusCodes"]["Items"]
+    assert sorted(statuses) == sorted(FAILOVER_STATUSES)  # the local emulator's
+    assert {403, 404} <= set(statuses)
+    assert config["DefaultCacheBehavior"]["TargetOriginId"] == group["Id"]
+    kinds = sorted(
+        oac["Properties"]["OriginAccessControlConfig"]["OriginAccessControlOriginType"]
+        for oac in of_type(synthesized.main, "AWS::CloudFront::OriginAccessControl").values()
+    )
+    assert kinds == ["lambda", "s3"]
+
+
+def test_behaviour_and_protocols(synthesized: Synthesized) -> None:
+    config = distribution(synthesized)
+    behaviour = config["DefaultCacheBehavior"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    assert behaviour["Compress"] is True
+    assert config["HttpVersion"] == "http2and3"
+    assert config["IPV6Enabled"] is True
+    assert config["PriceClass"] == "PriceClass_200"
+    assert config.get("CacheBehaviors", []) == []  # one behaviour: everything is an image
+
+
+def test_errors_are_cached_briefly_and_5xx_never(synthesized: Synthesized) -> None:
+    ttls = {
+        e["ErrorCode"]: e["ErrorCachingMinTTL"]
+        for e in distribution(synthesized)["CustomErrorResponses"]
+    }
+    assert ttls == {400: 30, 404: 30, 403: 0, 500: 0, 502: 0, 503: 0, 504: 0}
+
+
+def test_cache_key_is_the_rewritten_uri_alone(synthesized: Synthesized) -> None:
+    policy = only(synthesized.main, "AWS::CloudFront::CachePolicy")[1]["Properties"]
+    config = policy["CachePolicyConfig"]
+    assert (config["MinTTL"], config["DefaultTTL"]) == (0, 86400)
+    assert config["MaxTTL"] == 2592000  # the configuration's derivative_max_age
+    key = config["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+    assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
+    assert key["CookiesConfig"] == {"CookieBehavior": "none"}
+    assert key["EnableAcceptEncodingGzip"] is True and key["EnableAcceptEncodingBrotli"] is True
+    behaviour = distribution(synthesized)["DefaultCacheBehavior"]
+    assert behaviour["CachePolicyId"] == {
+        "Ref": only(synthesized.main, "AWS::CloudFront::CachePolicy")[0]
+    }
+
+
+def test_origin_request_policy_forwards_the_trace_headers_never_host(
+    synthesized: Synthesized,
+) -> None:
+    """shared/trace_context.py: the resizer continues the edge's trace only if CloudFront
+    forwards both headers; a function URL answers only to its own Host."""
+    policy_id, policy = only(synthesized.main, "AWS::CloudFront::OriginRequestPolicy")
+    config = policy["Properties"]["OriginRequestPolicyConfig"]
+    headers = config["HeadersConfig"]
+    assert headers["HeaderBehavior"] == "whitelist"
+    forwarded = {h.lower() for h in headers["Headers"]}
+    assert forwarded == {TRACE_HEADER, EDGE_TIMING_HEADER}
+    assert "host" not in forwarded
+    assert forwarded <= set(ORIGIN_REQUEST_HEADERS)  # the local emulator forwards them too
+    assert config["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+    assert config["CookiesConfig"] == {"CookieBehavior": "none"}
+    behaviour = distribution(synthesized)["DefaultCacheBehavior"]
+    assert behaviour["OriginRequestPolicyId"] == {"Ref": policy_id}
+
+
+def test_security_headers_are_the_emulators_plus_hsts(synthesized: Synthesized) -> None:
+    policy_id, policy = only(synthesized.main, "AWS::CloudFront::ResponseHeadersPolicy")
+    security = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    sent = {
+        "X-Content-Type-Options": "nosniff" if security["ContentTypeOptions"] else None,
+        "Content-Security-Policy": security["ContentSecurityPolicy"]["ContentSecurityPolicy"],
+        "Referrer-Policy": security["ReferrerPolicy"]["ReferrerPolicy"],
+        "X-Frame-Options": security["FrameOptions"]["FrameOption"],
+    }
+    assert sent == dict(SECURITY_HEADERS)
+    assert sent["Content-Security-Policy"].startswith("default-src 'none'")
+    assert all(
+        header["Override"] is True for name, header in security.items() if name != "XSSProtection"
+    )
+    hsts = security["StrictTransportSecurity"]
+    assert hsts["AccessControlMaxAgeSec"] >= 31536000 and hsts["IncludeSubdomains"] is True
+    behaviour = distribution(synthesized)["DefaultCacheBehavior"]
+    assert behaviour["ResponseHeadersPolicyId"] == {"Ref": policy_id}
+
+
+@pytest.mark.parametrize(
+    "output", ["DistributionUrl", "DistributionId", "OriginalsBucket", "DerivativesBucket"]
+)
+def test_outputs_for_the_user(synthesized: Synthesized, output: str) -> None:
+    assert output in synthesized.main["Outputs"]
