@@ -5,7 +5,8 @@ Per viewer request:
 2. The viewer-request trigger (the edge router, in-process) gets the event CloudFront
    builds. A generated response goes straight back to the viewer (never cached); otherwise
    the returned request's ``uri`` (+ ``querystring``) is the cache key.
-3. The in-memory cache (``cache.py``): a hit answers with ``Age``.
+3. The in-memory cache (``cache.py``): a hit answers with ``Age``. Identical misses that
+   arrive while one is at the origin wait for its response (``collapsing.py``).
 4. A miss goes to the origin group (``origins.py``): the derivatives bucket, failing over
    to the function URL. HEAD misses are forwarded as HEAD and not cached.
 5. Every response gets CloudFront's headers (``X-Cache``, ``Via``, ``X-Amz-Cf-Id``,
@@ -26,6 +27,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from infra.local.cache import CachedResponse, CachePolicy, ResponseCache, ttl_for
+from infra.local.collapsing import InFlight
 from infra.local.events import (
     DISTRIBUTION_DOMAIN,
     from_cf_headers,
@@ -33,7 +35,7 @@ from infra.local.events import (
     viewer_request_event,
 )
 from infra.local.http_server import BackgroundHTTPServer, reason_phrase
-from infra.local.origins import Origin, OriginResponse
+from infra.local.origins import ORIGIN_RESPONSE_TIMEOUT_S, Origin, OriginResponse
 from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER
 
 log = logging.getLogger("imgedge.local")
@@ -135,6 +137,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not uri.startswith("/"):
             self._send_error(400, "Bad request.")
             return
+        # --- local pages (issue 6): /_imgedge/ is the gallery's, never the edge's ----------
+        if self.server.local_pages is not None and uri.startswith("/_imgedge/"):
+            status, headers, body = self.server.local_pages(uri, querystring, self.headers.items())
+            self._x_cache = x_cache(status, hit=False)
+            self._send(status, reason_phrase(status), headers, iter([body]), len(body))
+            return
+        # -----------------------------------------------------------------------------------
 
         event = viewer_request_event(
             method=self.command,
@@ -169,28 +178,47 @@ class _Handler(BaseHTTPRequestHandler):
         key = f"{uri}?{querystring}" if querystring else uri
         cached = self.server.cache.get(key)
         if cached is not None:
-            self._x_cache = x_cache(cached.status, hit=True)
-            age = cached.age(time.monotonic())
-            self._send(
-                cached.status,
-                cached.reason,
-                [*cached.headers, ("Age", str(age))],
-                iter([cached.body]),
-                len(cached.body),
-            )
+            self._send_cached(cached)
             return
 
+        if self.command != "GET":
+            self._fetch_and_send(request, uri, querystring, key)
+            return
+        with self.server.inflight.lead_or_follow(key) as leader:
+            if leader is not None:  # an identical request is at the origin: wait for it
+                leader.wait(ORIGIN_RESPONSE_TIMEOUT_S)
+                cached = self.server.cache.get(key)
+                if cached is not None:
+                    self._send_cached(cached)
+                    return
+            self._fetch_and_send(request, uri, querystring, key)
+
+    def _fetch_and_send(
+        self, request: dict[str, Any], uri: str, querystring: str, key: str
+    ) -> None:
         headers = origin_request_headers(
             from_cf_headers(request.get("headers") or {}),
             self.client_address[0],
             self._cf_id,
             self._via,
         )
+        self.server.origin_requests += 1
         response = self.server.origin.fetch(self.command, uri, querystring, headers)
         self._x_cache = x_cache(response.status, hit=False)
         lower = {n.lower(): v for n, v in response.headers}
         ttl = ttl_for(response.status, lower, self.server.policy) if self.command == "GET" else 0
         self._send_from_origin(key, response, ttl)
+
+    def _send_cached(self, cached: CachedResponse) -> None:
+        self._x_cache = x_cache(cached.status, hit=True)
+        age = cached.age(time.monotonic())
+        self._send(
+            cached.status,
+            cached.reason,
+            [*cached.headers, ("Age", str(age))],
+            iter([cached.body]),
+            len(cached.body),
+        )
 
     def _send_from_origin(self, key: str, response: OriginResponse, ttl: int) -> None:
         length_header = response.header("Content-Length")
@@ -325,6 +353,11 @@ class CloudFrontServer(BackgroundHTTPServer):
     the origin group; responses are cached per ``policy``."""
 
     thread_name = "cloudfront"
+    # --- local pages (issue 6): set by the stack to the gallery (infra/local/gallery.py) ----
+    local_pages: (
+        Callable[[str, str, Sequence[tuple[str, str]]], tuple[int, list[tuple[str, str]], bytes]]
+        | None
+    ) = None  # (path, query, headers) -> (status, headers, body), for GET/HEAD /_imgedge/...
 
     def __init__(
         self,
@@ -342,4 +375,6 @@ class CloudFrontServer(BackgroundHTTPServer):
         self.origin = origin
         self.policy = policy or CachePolicy()
         self.cache = cache or ResponseCache()
+        self.inflight = InFlight()
+        self.origin_requests = 0  # how many requests reached the origin group (for tests)
         self.distribution_domain = distribution_domain

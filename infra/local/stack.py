@@ -6,6 +6,9 @@
                                                                           -> WorkerPool
                                                                              (regional resizer)
     S3: EmbeddedS3 (moto, its own process, HOST:S3PORT) or any endpoint given
+    originals bucket events -> SQS (embedded S3) or BucketWatcher (other S3) -> WorkerPool
+                                (purge)
+                                -> CloudFrontApiServer (CreateInvalidation on the cache)
     X-Ray: XRayDaemon (UDP on loopback, records under the data dir) or any daemon given
 
 Start order: S3, buckets, X-Ray daemon, workers, function URL, CloudFront; then samples
@@ -33,9 +36,12 @@ import boto3
 from botocore.exceptions import ClientError
 
 from infra.local.cloudfront import CloudFrontServer
+from infra.local.cloudfront_api import CloudFrontApiServer
+from infra.local.events import DISTRIBUTION_ID
 from infra.local.function_url import FunctionUrlServer
 from infra.local.lambda_runtime import FunctionSpec, WorkerPool, call_in_process, load_object
 from infra.local.origins import HttpOrigin, OriginGroup, S3Origin
+from infra.local.s3_events import BucketWatcher, QueueEventSource
 from infra.local.s3_server import EmbeddedS3
 from infra.local.samples import upload_samples
 from infra.local.xray_daemon import XRayDaemon
@@ -49,6 +55,7 @@ REGION = "us-east-1"
 
 EDGE_FUNCTION = "edge_router.handler:make_handler"
 RESIZER_FUNCTION = "regional_resizer.handler:handler"
+PURGE_FUNCTION = "regional_resizer.purge:handler"
 
 
 @dataclass(frozen=True)
@@ -65,15 +72,16 @@ class StackOptions:
     xray_daemon: str | None = None  # HOST:PORT of an external daemon; None: embed one
     workers: int = 2
     resizer_timeout_s: float = 25.0  # below CloudFront's 30 s origin response timeout
-    resizer_memory_mb: int = 1536
+    resizer_memory_mb: int = 1769
     edge_function: str = EDGE_FUNCTION
     resizer_function: str = RESIZER_FUNCTION
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
-def s3_client(endpoint: str) -> Any:
+def s3_client(endpoint: str, service: str = "s3") -> Any:
+    """A client of the local endpoint (the embedded server also speaks SQS)."""
     return boto3.client(
-        "s3",
+        service,
         endpoint_url=endpoint,
         region_name=REGION,
         aws_access_key_id=FAKE_ACCESS_KEY,
@@ -116,6 +124,9 @@ class LocalStack:
         self.out = out
         self.s3_server: EmbeddedS3 | None = None
         self.xray: XRayDaemon | None = None
+        self.cloudfront_api: CloudFrontApiServer | None = None
+        self.purge_pool: WorkerPool | None = None
+        self.watcher: BucketWatcher | QueueEventSource | None = None
         self.pool: WorkerPool | None = None
         self.function_url: FunctionUrlServer | None = None
         self.cloudfront: CloudFrontServer | None = None
@@ -195,6 +206,36 @@ class LocalStack:
             HttpOrigin(self.function_url.url, name="function-url"),
         )
         self.cloudfront = CloudFrontServer(edge, origin, host=opts.host, port=opts.port).start()
+        # --- local pages (issue 6): the gallery under /_imgedge/, reading both buckets ------
+        from infra.inventory import Inventory
+        from infra.local.gallery import Gallery
+
+        inventory = Inventory(s3, opts.originals_bucket, opts.derivatives_bucket)
+        self.cloudfront.local_pages = Gallery(inventory, config).respond
+        # -----------------------------------------------------------------------------------
+
+        # Purge on change: S3 events from the originals bucket -> the purge function, which
+        # deletes derivatives and invalidates the emulator's cache through CloudFront's API.
+        self.cloudfront_api = CloudFrontApiServer(self.cloudfront.cache, DISTRIBUTION_ID).start()
+        purge_spec = FunctionSpec(
+            handler=PURGE_FUNCTION,
+            name="imgedge-purge",
+            env={
+                **env,
+                "DISTRIBUTION_ID": DISTRIBUTION_ID,
+                "AWS_ENDPOINT_URL_CLOUDFRONT": self.cloudfront_api.url,
+            },
+            unset_env=spec.unset_env,
+            memory_mb=512,
+            timeout_s=60,
+        )
+        self.purge_pool = WorkerPool(purge_spec, size=1).start()
+        purge_pool = self.purge_pool
+
+        def deliver(event: dict[str, Any]) -> None:
+            outcome = purge_pool.invoke(event)
+            if not outcome.ok:
+                log.error("purge failed (%s): %s", outcome.outcome, outcome.error)
 
         self._print(f"edge: {self.cloudfront.url}")
         self._print(f"s3: {self.s3_endpoint}")
@@ -203,16 +244,25 @@ class LocalStack:
             self.sample_urls = upload_samples(s3, opts.originals_bucket, self.cloudfront.url)
             for url in self.sample_urls:
                 self._print(url)
+        if self.s3_server is not None:  # moto: S3 -> SQS notifications, as on AWS
+            sqs = s3_client(self.s3_endpoint, "sqs")
+            self.watcher = QueueEventSource(s3, sqs, opts.originals_bucket, deliver).start()
+        else:
+            self.watcher = BucketWatcher(s3, opts.originals_bucket, deliver).start()
         self._print("ready")
 
     def stop(self) -> None:
-        for server in (self.cloudfront, self.function_url):
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+        for server in (self.cloudfront_api, self.cloudfront, self.function_url):
             if server is not None:
                 server.stop()
-        self.cloudfront = self.function_url = None
-        if self.pool is not None:
-            self.pool.close()
-            self.pool = None
+        self.cloudfront_api = self.cloudfront = self.function_url = None
+        for pool in (self.purge_pool, self.pool):
+            if pool is not None:
+                pool.close()
+        self.purge_pool = self.pool = None
         if self.xray is not None:
             self.xray.stop()
             self.xray = None

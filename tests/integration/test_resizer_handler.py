@@ -17,6 +17,7 @@ from PIL import Image
 from infra.local.s3_server import free_port
 from regional_resizer import handler as resizer
 from regional_resizer import responses
+from shared.layout import index_prefix
 from tests.conftest import EVENTS, Buckets
 
 pytestmark = pytest.mark.integration
@@ -119,7 +120,8 @@ def test_head_renders_but_returns_no_body(env: Buckets, s3: Any) -> None:
 @pytest.mark.parametrize(
     ("path", "status"),
     [
-        ("/300x300/webp/x.jpg", 400),  # not on the allow-list: not a canonical key
+        ("/0300x300/webp/x.jpg", 400),  # leading zero: not the canonical spelling
+        ("/9000x/webp/x.jpg", 400),  # beyond the hard limit, signed or not
         ("/256x256-cover/webp/x.jpg", 400),  # default spelled out: not canonical
         ("/256x256/gif/x.jpg", 400),
         ("/256x256/webp/../x.jpg", 400),
@@ -216,3 +218,41 @@ def test_existing_derivative_is_not_overwritten(env: Buckets, s3: Any) -> None:
     second = resizer.handler(function_url_event("/128x/jpeg/once.jpg"), None)
     assert first["statusCode"] == second["statusCode"] == 200
     assert keys(s3, env.derivatives)["128x/jpeg/once.jpg"] == etag
+
+
+def test_every_stored_object_has_its_index_marker(env: Buckets, s3: Any) -> None:
+    s3.put_object(Bucket=env.originals, Key="m/cat.jpg", Body=jpeg_bytes())
+    for path in ("/256x256/webp/m/cat.jpg", "/original/m/cat.jpg"):
+        assert resizer.handler(function_url_event(path), None)["statusCode"] == 200
+    prefix = index_prefix("m/cat.jpg")
+    assert set(keys(s3, env.derivatives)) == {
+        "256x256/webp/m/cat.jpg",
+        "original/m/cat.jpg",
+        prefix + "256x256/webp",
+        prefix + "original",
+    }
+
+
+def test_original_replaced_while_rendering_takes_the_derivative_back(
+    env: Buckets, s3: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s3.put_object(Bucket=env.originals, Key="race.jpg", Body=jpeg_bytes())
+    real_render = resizer.render
+
+    def render_then_replace(*args: Any, **kwargs: Any) -> Any:
+        rendition = real_render(*args, **kwargs)
+        s3.put_object(Bucket=env.originals, Key="race.jpg", Body=jpeg_bytes((300, 200)))
+        return rendition
+
+    monkeypatch.setattr(resizer, "render", render_then_replace)
+    response = resizer.handler(function_url_event("/128x/jpeg/race.jpg"), None)
+    assert response["statusCode"] == 200
+    assert response["headers"]["cache-control"] == "no-store"
+    assert "128x/jpeg/race.jpg" not in keys(s3, env.derivatives)
+
+
+def test_server_timing_names_every_phase(env: Buckets, s3: Any) -> None:
+    s3.put_object(Bucket=env.originals, Key="t.jpg", Body=jpeg_bytes())
+    response = resizer.handler(function_url_event("/128x/webp/t.jpg"), None)
+    names = [part.split(";")[0] for part in response["headers"]["server-timing"].split(", ")]
+    assert names == ["s3-get", "decode", "resize", "encode", "s3-put"]
