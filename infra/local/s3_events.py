@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import secrets
-import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote_plus
+
+from infra.local.background import BackgroundLoop
 
 log = logging.getLogger("imgedge.s3-events")
 
@@ -75,24 +76,20 @@ def changes(bucket: str, before: Listing, after: Listing) -> list[Any]:
     return records
 
 
-class BucketWatcher:
+class BucketWatcher(BackgroundLoop):
     """Polls ``bucket`` and delivers one notification per change until ``stop()``."""
 
+    thread_name = "s3-events"
+    pause_s = POLL_INTERVAL_S
+
     def __init__(self, s3: Any, bucket: str, deliver: Deliver) -> None:
+        super().__init__()
         self.s3, self.bucket, self.deliver = s3, bucket, deliver
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="s3-events", daemon=True)
         self._listing: Listing = {}
 
-    def start(self) -> BucketWatcher:
+    def start(self) -> Self:
         self._listing = self.list()  # what exists at start is not news
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        return super().start()
 
     def list(self) -> Listing:
         listing: Listing = {}
@@ -110,25 +107,22 @@ class BucketWatcher:
             self.deliver({"Records": [record]})
         return len(records)
 
-    def _run(self) -> None:
-        while not self._stopping.wait(POLL_INTERVAL_S):
-            try:
-                self.poll()
-            except Exception:  # keep watching: S3 may be restarting, a delivery may fail
-                log.exception("s3 event delivery failed")
+    def step(self) -> None:
+        self.poll()
 
 
-class QueueEventSource:
+class QueueEventSource(BackgroundLoop):
     """Wires ``bucket`` -> an SQS queue on the same endpoint, then delivers every event
     message to ``deliver`` until ``stop()``. A message is deleted once delivered."""
 
+    thread_name = "s3-events"
+
     def __init__(self, s3: Any, sqs: Any, bucket: str, deliver: Deliver) -> None:
+        super().__init__()
         self.s3, self.sqs, self.bucket, self.deliver = s3, sqs, bucket, deliver
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="s3-events", daemon=True)
         self.queue_url = ""
 
-    def start(self) -> QueueEventSource:
+    def start(self) -> Self:
         self.queue_url = self.sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
         self.s3.put_bucket_notification_configuration(
@@ -143,13 +137,10 @@ class QueueEventSource:
                 ]
             },
         )
-        self._thread.start()
-        return self
+        return super().start()
 
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
+    def step(self) -> None:
+        self.poll()
 
     def poll(self) -> int:
         """One long poll (up to 1 s): deliver what arrived; how many event documents."""
@@ -164,11 +155,3 @@ class QueueEventSource:
                 delivered += 1
             self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return delivered
-
-    def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                self.poll()
-            except Exception:  # keep listening: a delivery may fail, S3 may be restarting
-                log.exception("s3 event delivery failed")
-                self._stopping.wait(POLL_INTERVAL_S)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import socket
-import threading
 from pathlib import Path
 from typing import Self
+
+from infra.local.background import BackgroundLoop
 
 log = logging.getLogger("imgedge.xray")
 
@@ -36,17 +37,18 @@ def parse_datagram(datagram: bytes) -> dict[str, object] | None:
     return document if isinstance(document, dict) else None
 
 
-class XRayDaemon:
+class XRayDaemon(BackgroundLoop):
     """Listens on ``host:port`` (port 0: a free one) until ``stop()``."""
 
+    thread_name = "xray-daemon"
+
     def __init__(self, data_dir: Path, host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__()
         self.path = segments_path(data_dir)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self._sock.bind((host, port))
         self._sock.settimeout(0.1)
         self.host, self.port = host, int(self._sock.getsockname()[1])
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="xray-daemon", daemon=True)
 
     @property
     def address(self) -> str:
@@ -55,27 +57,21 @@ class XRayDaemon:
 
     def start(self) -> Self:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._thread.start()
-        return self
+        return super().start()
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread.is_alive():
-            self._thread.join()
+        super().stop()
         self._sock.close()
 
-    def _run(self) -> None:
+    def step(self) -> None:
+        """Record one datagram (the socket's timeout lets ``stop()`` take effect)."""
+        try:
+            datagram = self._sock.recv(MAX_DATAGRAM)
+        except TimeoutError:
+            return
+        document = parse_datagram(datagram)
+        if document is None:
+            log.warning("xray: dropped a datagram not in the daemon's format")
+            return
         with open(self.path, "a", encoding="utf-8") as out:
-            while not self._stopping.is_set():
-                try:
-                    datagram = self._sock.recv(MAX_DATAGRAM)
-                except TimeoutError:
-                    continue
-                except OSError:
-                    return
-                document = parse_datagram(datagram)
-                if document is None:
-                    log.warning("xray: dropped a datagram not in the daemon's format")
-                    continue
-                out.write(json.dumps(document, separators=(",", ":")) + "\n")
-                out.flush()
+            out.write(json.dumps(document, separators=(",", ":")) + "\n")
