@@ -10,18 +10,22 @@ exactly what ``regional_resizer/storage.py`` calls and nothing else:
   marker) and ``s3:DeleteObject`` (one just written is taken back if its original changed
   meanwhile); no read, no list.
 - logs: its own log group; X-Ray: the two write actions tracing needs.
+
+The pieces other functions of the same zip share (the purge, the precompute batch, which
+runs this handler too) are functions here: the log group, the statements, the
+acknowledgments of cdk-nag findings they all have.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra.aws.checks import acknowledge
 from infra.aws.settings import DeploySettings
@@ -39,6 +43,79 @@ def python_runtime(version: str) -> lambda_.Runtime:
     return lambda_.Runtime(f"python{version}", lambda_.RuntimeFamily.PYTHON)
 
 
+def function_log_group(scope: Construct, id: str, settings: DeploySettings) -> logs.LogGroup:
+    """A function's log group, kept for ``log_retention_days`` and deleted with the stack."""
+    log_group = logs.LogGroup(scope, id, removal_policy=RemovalPolicy.DESTROY)
+    # CDK names retention periods (RetentionDays.ONE_MONTH); the setting is in days.
+    cfn_log_group = log_group.node.default_child
+    assert isinstance(cfn_log_group, logs.CfnLogGroup)
+    cfn_log_group.retention_in_days = settings.log_retention_days
+    return log_group
+
+
+def logs_statement(log_group: logs.ILogGroup) -> iam.PolicyStatement:
+    return iam.PolicyStatement(
+        sid="Logs",
+        actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+        resources=[log_group.log_group_arn],
+    )
+
+
+def render_statements(originals: s3.IBucket, derivatives: s3.IBucket) -> list[iam.PolicyStatement]:
+    """What ``regional_resizer/handler.py`` calls, for any function that runs it."""
+    return [
+        iam.PolicyStatement(
+            sid="ReadOriginals",
+            actions=["s3:GetObject"],
+            resources=[originals.arn_for_objects("*")],
+        ),
+        iam.PolicyStatement(
+            sid="MissingOriginalsAre404",
+            actions=["s3:ListBucket"],
+            resources=[originals.bucket_arn],
+        ),
+        iam.PolicyStatement(
+            sid="WriteDerivatives",
+            # Delete: a derivative rendered while its original changed is taken back
+            # (regional_resizer/handler.py, serve).
+            actions=["s3:PutObject", "s3:DeleteObject"],
+            resources=[derivatives.arn_for_objects("*")],
+        ),
+    ]
+
+
+def logical_id(resource: IConstruct) -> str:
+    """The logical id of a construct's CloudFormation resource (its own, or its default
+    child's), as cdk-nag names it in a finding."""
+    cfn = resource if isinstance(resource, CfnElement) else resource.node.default_child
+    assert isinstance(cfn, CfnElement)
+    stack = Stack.of(cfn)
+    return str(stack.resolve(stack.get_logical_id(cfn)))
+
+
+def acknowledge_every_key(
+    role: IConstruct, bucket: s3.IBucket, reason: str, prefix: str = ""
+) -> None:
+    """Accept cdk-nag's IAM5 finding on ``<bucket>.Arn/<prefix>*`` (every key of the bucket,
+    or under a prefix) for ``role``."""
+    rule = f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{prefix}*]"
+    acknowledge(role, rule, reason)
+
+
+def acknowledge_xray(role: IConstruct) -> None:
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level "
+        "permissions; they are what active tracing needs.",
+    )
+
+
+def acknowledge_pinned_runtime(function: lambda_.IFunction) -> None:
+    acknowledge(function, "AwsSolutions-L1", RUNTIME_PINNED)
+    acknowledge(function, "Serverless-LambdaLatestVersion", RUNTIME_PINNED)
+
+
 class Resizer(Construct):
     def __init__(
         self,
@@ -51,51 +128,18 @@ class Resizer(Construct):
         derivatives: s3.IBucket,
     ) -> None:
         super().__init__(scope, id)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        # CDK names retention periods (RetentionDays.ONE_MONTH); the setting is in days.
-        cfn_log_group = self.log_group.node.default_child
-        assert isinstance(cfn_log_group, logs.CfnLogGroup)
-        cfn_log_group.retention_in_days = settings.log_retention_days
+        self.log_group = function_log_group(self, "Logs", settings)
         self.role = iam.Role(
             self,
             "Role",
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="imgedge regional resizer: read originals, write derivatives",
         )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="Logs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="ReadOriginals",
-                actions=["s3:GetObject"],
-                resources=[originals.arn_for_objects("*")],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="MissingOriginalsAre404",
-                actions=["s3:ListBucket"],
-                resources=[originals.bucket_arn],
-            )
-        )
-        self.role.add_to_policy(
-            iam.PolicyStatement(
-                sid="WriteDerivatives",
-                # Delete: a derivative rendered while its original changed is taken back
-                # (regional_resizer/handler.py, serve).
-                actions=["s3:PutObject", "s3:DeleteObject"],
-                resources=[derivatives.arn_for_objects("*")],
-            )
-        )
+        for statement in [
+            logs_statement(self.log_group),
+            *render_statements(originals, derivatives),
+        ]:
+            self.role.add_to_policy(statement)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -122,25 +166,15 @@ class Resizer(Construct):
         self._acknowledge(originals, derivatives)
 
     def _acknowledge(self, originals: s3.IBucket, derivatives: s3.IBucket) -> None:
-        stack = Stack.of(self)
         for bucket, what in ((originals, "originals"), (derivatives, "derivatives")):
-            cfn = bucket.node.default_child
-            assert isinstance(cfn, s3.CfnBucket)
-            logical_id = stack.resolve(stack.get_logical_id(cfn))
-            acknowledge(
+            acknowledge_every_key(
                 self.role,
-                f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/*]",
+                bucket,
                 f"Every key of the {what} bucket is an image the resizer may need; "
                 "the actions are only those the resizer calls.",
             )
-        acknowledge(
-            self.role,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray's PutTraceSegments and PutTelemetryRecords have no resource-level "
-            "permissions; they are what active tracing needs.",
-        )
-        acknowledge(self.function, "AwsSolutions-L1", RUNTIME_PINNED)
-        acknowledge(self.function, "Serverless-LambdaLatestVersion", RUNTIME_PINNED)
+        acknowledge_xray(self.role)
+        acknowledge_pinned_runtime(self.function)
         acknowledge(
             self.function,
             "Serverless-LambdaDLQ",

@@ -16,6 +16,7 @@ once, like the shared configuration. Example::
     resizer_timeout_s = 25
     derivative_expiry_days = 365
     price_class = "PriceClass_100"
+    precompute_max_concurrency = 20
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ PYTHON_VERSIONS = ("3.11", "3.12", "3.13")  # Lambda (and Lambda@Edge) Python ru
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
 # CloudFront's origin response (read) timeout under the default quota: 1..120 s.
 MAX_ORIGIN_READ_TIMEOUT_S = 120
+# A distributed map runs at most 10,000 child workflows at once.
+MAX_MAP_CONCURRENCY = 10_000
+# Originals per precompute batch: each batch's keys travel in its input (at most 256 KiB).
+MAX_ITEMS_PER_BATCH = 1000
 # The values CloudWatch Logs accepts for a log group's retention.
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
@@ -88,6 +93,19 @@ class DeploySettings:
     # Derivatives are regenerated on demand, so they may expire (0: never).
     derivative_expiry_days: int = 365
     price_class: str = "PriceClass_100"
+
+    # Purge on change (regional_resizer/purge.py, on the originals bucket's events). 0: no
+    # reserved concurrency; otherwise a cap, so that replacing many originals at once is
+    # paced (Lambda queues the events, up to six hours) rather than competing with viewers.
+    purge_reserved_concurrency: int = 0
+    # Precompute on AWS (a Step Functions distributed map over the originals bucket): at most
+    # this many batches render at once, one derivative each at a time, so precompute never
+    # takes more Lambda concurrency than this from viewers.
+    precompute_max_concurrency: int = 20
+    # Originals per batch (each batch renders every chosen preset of each of them).
+    precompute_items_per_batch: int = 200
+    # The share of originals whose batch may fail (after its retries) before the run fails.
+    precompute_tolerated_failure_percentage: int = 5
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -192,6 +210,19 @@ def _problems(settings: DeploySettings) -> list[str]:
     )
     check(settings.derivative_expiry_days >= 0, "derivative_expiry_days: >= 0 (0: never)")
     check(settings.price_class in PRICE_CLASSES, f"price_class: one of {list(PRICE_CLASSES)}")
+    check(settings.purge_reserved_concurrency >= 0, "purge_reserved_concurrency: >= 0")
+    check(
+        1 <= settings.precompute_max_concurrency <= MAX_MAP_CONCURRENCY,
+        f"precompute_max_concurrency: must lie in 1..{MAX_MAP_CONCURRENCY}",
+    )
+    check(
+        1 <= settings.precompute_items_per_batch <= MAX_ITEMS_PER_BATCH,
+        f"precompute_items_per_batch: must lie in 1..{MAX_ITEMS_PER_BATCH}",
+    )
+    check(
+        0 <= settings.precompute_tolerated_failure_percentage <= 100,
+        "precompute_tolerated_failure_percentage: must lie in 0..100",
+    )
     return problems
 
 

@@ -1,5 +1,6 @@
-"""The main stack (home region): buckets, resizer, distribution; the edge function's stack
-in us-east-1 is made by ``EdgeRouter`` (CDK's ``EdgeFunction``)."""
+"""The main stack (home region): buckets, resizer, distribution, the purge on the originals
+bucket's events and the precompute state machine; the edge function's stack in us-east-1 is
+made by ``EdgeRouter`` (CDK's ``EdgeFunction``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from constructs import Construct
 
 from infra.aws.distribution import Delivery
 from infra.aws.edge import EdgeRouter
+from infra.aws.precompute import Precompute
+from infra.aws.purge import Purge
 from infra.aws.resizer import Resizer
 from infra.aws.settings import DeploySettings
 from infra.aws.storage import Storage
@@ -44,6 +47,14 @@ class ImgedgeStack(Stack):
             originals=self.storage.originals,
             derivatives=self.storage.derivatives,
         )
+        self.precompute = Precompute(
+            self,
+            "Precompute",
+            settings=settings,
+            code=resizer_zip,
+            originals=self.storage.originals,
+            derivatives=self.storage.derivatives,
+        )
         self.edge = EdgeRouter(self, "EdgeRouter", settings=settings, code=edge_zip)
         self.delivery = Delivery(
             self,
@@ -55,6 +66,15 @@ class ImgedgeStack(Stack):
             edge_version=self.edge.version,
         )
         distribution = self.delivery.distribution
+        self.purge = Purge(
+            self,
+            "Purge",
+            settings=settings,
+            code=resizer_zip,
+            originals=self.storage.originals,
+            derivatives=self.storage.derivatives,
+            distribution=distribution,
+        )
         CfnOutput(
             self,
             "DistributionUrl",
@@ -70,6 +90,20 @@ class ImgedgeStack(Stack):
         )
         CfnOutput(self, "DerivativesBucket", value=self.storage.derivatives.bucket_name)
         CfnOutput(self, "ResizerFunction", value=self.resizer.function.function_name)
+        CfnOutput(self, "PurgeFunction", value=self.purge.function.function_name)
+        CfnOutput(
+            self,
+            "PurgeDeadLetterQueue",
+            value=self.purge.dead_letters.queue_url,
+            description="S3 events whose purge failed",
+        )
+        CfnOutput(
+            self,
+            "PrecomputeStateMachine",
+            value=self.precompute.state_machine.state_machine_arn,
+            description="aws stepfunctions start-execution --state-machine-arn ARN "
+            """--input '{"prefix": "photos/"}'""",
+        )
 
     @property
     def edge_stack(self) -> Stack:

@@ -39,6 +39,10 @@ origin_read_timeout_s = 30
 derivative_expiry_days = 90
 log_retention_days = 14
 price_class = "PriceClass_200"
+purge_reserved_concurrency = 5
+precompute_max_concurrency = 12
+precompute_items_per_batch = 150
+precompute_tolerated_failure_percentage = 10
 """
 
 

@@ -15,12 +15,15 @@ import pytest
 
 from infra.package import (
     MAX_EDGE_ZIP_BYTES,
+    PRECOMPUTE_BATCH_MODULE,
     RUNTIME_PROVIDED,
     Built,
+    PackageError,
     Target,
     baked_config,
     build_edge_zip,
     build_resizer_zip,
+    module_closure,
     resizer_requirements,
 )
 from shared.config import Config
@@ -40,16 +43,17 @@ def read(path: Path, name: str) -> bytes:
         return archive.read(name)
 
 
-def third_party_imports(package: str) -> set[str]:
-    """Top-level modules a project package imports that are neither stdlib nor the project's."""
+def third_party_imports(package: str, paths: list[Path] | None = None) -> set[str]:
+    """Top-level modules a project package (or these files) imports that are neither stdlib
+    nor the project's."""
     found: set[str] = set()
-    for path in (REPO / package).rglob("*.py"):
+    for path in paths if paths is not None else (REPO / package).rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 found |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 found.add(node.module.split(".")[0])
-    project = {"shared", "edge_router", "regional_resizer", "__future__"}
+    project = {"shared", "edge_router", "regional_resizer", "infra", "__future__"}
     return found - set(sys.stdlib_module_names) - project
 
 
@@ -131,6 +135,57 @@ def test_resizer_zip_has_every_import_but_not_boto3(packaged: Built) -> None:
         assert module in top, f"regional_resizer imports {module}, which the zip lacks"
     dependencies = packaged.manifest["resizer"]["dependencies"]
     assert not {d.split("==")[0] for d in dependencies} & RUNTIME_PROVIDED
+
+
+def test_resizer_zip_holds_the_precompute_batch_and_what_it_imports(packaged: Built) -> None:
+    """The batch handler (infra/aws/lambda_src) runs from the resizer's zip: with it come the
+    project modules it imports at module level, and no other module of infra/ (no CDK, no
+    command line, no local stack)."""
+    closure = dict(module_closure(PRECOMPUTE_BATCH_MODULE))
+    assert {
+        "infra/aws/lambda_src/precompute_batch.py", "infra/precompute.py", "infra/inventory.py",
+        "infra/local/events.py", "edge_router/normalize.py", "regional_resizer/handler.py",
+        "infra/__init__.py", "infra/aws/__init__.py", "infra/aws/lambda_src/__init__.py",
+    } <= set(closure)  # fmt: skip
+    entries = names(packaged.resizer_zip)
+    assert set(closure) <= set(entries)
+    for name in entries:
+        if name.startswith(("infra/", "edge_router/")):
+            assert name in closure, f"{name} is in the resizer zip but not imported"
+    assert (
+        read(packaged.resizer_zip, "infra/precompute.py")
+        == (REPO / "infra/precompute.py").read_bytes()
+    )
+    top = _top_level(entries)
+    for module in third_party_imports("", list(closure.values())) - {"boto3", "botocore"}:
+        assert module in top, f"the precompute batch imports {module}, which the zip lacks"
+
+
+def test_module_closure_follows_module_level_imports_only(tmp_path: Path) -> None:
+    (tmp_path / "infra" / "sub").mkdir(parents=True)
+    (tmp_path / "shared").mkdir()
+    files = {
+        "infra/__init__.py": "",
+        "infra/sub/__init__.py": "import json\n",
+        "infra/sub/job.py": (
+            "from __future__ import annotations\nimport boto3\nfrom shared import layout\n"
+            "from shared.config import Config\n"
+            "def later():\n    from infra import heavy\n"
+        ),
+        "infra/heavy.py": "",
+        "shared/__init__.py": "",
+        "shared/layout.py": "import shared.config\n",
+        "shared/config.py": "",
+    }
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    found = [name for name, _ in module_closure("infra.sub.job", tmp_path)]
+    assert found == [
+        "infra/__init__.py", "infra/sub/__init__.py", "infra/sub/job.py",
+        "shared/__init__.py", "shared/config.py", "shared/layout.py",
+    ]  # fmt: skip
+    with pytest.raises(PackageError, match="not a module of the project"):
+        module_closure("infra.sub.missing", tmp_path)
 
 
 @pytest.mark.parametrize("built", ["packaged", "packaged_here"])

@@ -120,3 +120,80 @@ def test_resizer_zip_runs_alone_against_s3(
     # aws-xray-sdk (and wrapt) from the zip traced it and sent the segment to the daemon.
     assert TRACE_ID.encode() in segment and b"imgedge-resizer" in segment
     assert time.monotonic() - started < 60
+
+
+CHILD_BATCH = """
+import json, sys, sysconfig
+task, runtime = sys.argv[1], sys.argv[2]
+sys.path[:0] = [task, runtime]
+from infra.aws.lambda_src.precompute_batch import BatchUnfinished, handler
+
+class Context:
+    def __init__(self, ms):
+        self.ms = ms
+    def get_remaining_time_in_millis(self):
+        return self.ms
+
+event = json.loads(sys.stdin.read())
+first = handler(event, Context(900_000))
+again = handler(event, Context(900_000))
+try:
+    handler(event, Context(10_000))  # less than one render (RENDER_TIMEOUT_S=20) is left
+    unfinished = None
+except BatchUnfinished as error:
+    unfinished = str(error)
+stdlib = (sysconfig.get_paths()["stdlib"], sysconfig.get_paths()["platstdlib"])
+modules = {name: getattr(m, "__file__", None) for name, m in list(sys.modules.items())}
+outside = sorted(n for n, f in modules.items() if f and not f.startswith((task, runtime, *stdlib)))
+print(json.dumps({"first": first, "again": again, "unfinished": unfinished, "outside": outside}))
+"""
+
+
+def test_precompute_batch_runs_alone_from_the_resizer_zip(
+    packaged_here: Built, s3: Any, s3_endpoint: str, buckets: Buckets, tmp_path: Path
+) -> None:
+    """The state machine's batch function, as Lambda runs it: from the unzipped resizer zip
+    alone (the plan, the skip, the resizer's handler), against the embedded S3."""
+    task = tmp_path / "task"
+    with zipfile.ZipFile(packaged_here.resizer_zip) as archive:
+        archive.extractall(task)
+    s3.put_object(Bucket=buckets.originals, Key="photos/sample.png", Body=sample_png())
+    s3.put_object(Bucket=buckets.originals, Key="notes.txt", Body=b"not an image")
+    event = {
+        "Items": [{"key": "photos/sample.png"}, {"key": "notes.txt"}],
+        "BatchInput": {"presets": ["thumb"]},  # s=256x256&f=webp, the default configuration's
+    }
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "ORIGINALS_BUCKET": buckets.originals,
+        "DERIVATIVES_BUCKET": buckets.derivatives,
+        "RENDER_TIMEOUT_S": "20",
+        "AWS_ENDPOINT_URL_S3": s3_endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", CHILD_BATCH, str(task), str(lambda_runtime_boto3())],
+        input=json.dumps(event), capture_output=True, text=True, env=env, cwd=tmp_path,
+        timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["outside"] == []
+    failure = {
+        "status": 415,
+        "key": "256x256/webp/notes.txt",
+        "preset": "thumb",
+        "message": "unsupported image format",
+    }
+    assert result["first"] == {"made": 1, "skipped": 0, "failed": 1, "failures": [failure]}
+    assert result["again"] == {"made": 0, "skipped": 1, "failed": 1, "failures": [failure]}
+    assert result["unfinished"] == "2 of 2 derivatives left when time ran out"
+    stored = s3.get_object(Bucket=buckets.derivatives, Key="256x256/webp/photos/sample.png")
+    image = Image.open(io.BytesIO(stored["Body"].read()))
+    assert (image.format, image.size) == ("WEBP", (256, 256))
+    markers = s3.list_objects_v2(Bucket=buckets.derivatives, Prefix="_index/")["Contents"]
+    assert [m["Key"].split("/", 2)[2] for m in markers] == ["256x256/webp"]  # its marker

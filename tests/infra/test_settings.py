@@ -16,6 +16,10 @@ def test_defaults_are_the_documented_ones() -> None:
     assert (settings.resizer_memory_mb, settings.resizer_timeout_s) == (1769, 25)
     assert settings.resizer_timeout_s < settings.origin_read_timeout_s == 30
     assert settings.edge_stack_name == "imgedge-edge"
+    assert settings.purge_reserved_concurrency == 0  # no reservation: the account's pool
+    assert settings.precompute_max_concurrency == 20
+    assert settings.precompute_items_per_batch == 200
+    assert settings.precompute_tolerated_failure_percentage == 5
 
 
 def test_file_overrides_defaults(tmp_path: Path) -> None:
@@ -39,15 +43,21 @@ def test_every_problem_is_reported_at_once() -> None:
                 "log_retention_days": 31,
                 "price_class": "cheap",
                 "originals_bucket_name": "Bad_Name",
+                "purge_reserved_concurrency": -1,
+                "precompute_max_concurrency": 0,
+                "precompute_items_per_batch": 5000,
+                "precompute_tolerated_failure_percentage": 101,
             }
         )
     message = str(caught.value)
     for name in (
         "stack_name", "region", "resizer_architecture", "python", "resizer_timeout_s",
         "log_retention_days", "price_class", "originals_bucket_name",
+        "purge_reserved_concurrency", "precompute_max_concurrency", "precompute_items_per_batch",
+        "precompute_tolerated_failure_percentage",
     ):  # fmt: skip
         assert f"{name}:" in message
-    assert len(caught.value.problems) == 8
+    assert len(caught.value.problems) == 12
 
 
 def test_resizer_must_finish_before_cloudfront_gives_up() -> None:

@@ -13,46 +13,18 @@ from infra.local.cloudfront import ORIGIN_REQUEST_HEADERS, SECURITY_HEADERS
 from infra.local.origins import FAILOVER_STATUSES
 from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER
 from tests.infra.conftest import HOME_REGION, Synthesized
-
-Resources = dict[str, dict[str, Any]]
-
-
-def of_type(template: dict[str, Any], kind: str) -> Resources:
-    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
-
-
-def only(template: dict[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
-    found = of_type(template, kind)
-    assert len(found) == 1, f"{len(found)} {kind}"
-    return next(iter(found.items()))
-
-
-def bucket_ids(synthesized: Synthesized) -> tuple[str, str]:
-    buckets = of_type(synthesized.main, "AWS::S3::Bucket")
-    originals = next(k for k in buckets if "Originals" in k)
-    derivatives = next(k for k in buckets if "Derivatives" in k)
-    return originals, derivatives
-
-
-def refers_to(value: Any, logical_id: str) -> bool:
-    return logical_id in json.dumps(value)
-
-
-def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(policy_document["Statement"])
-
-
-def actions(statement: dict[str, Any]) -> set[str]:
-    value = statement["Action"]
-    return {value} if isinstance(value, str) else set(value)
-
-
-def distribution(synthesized: Synthesized) -> dict[str, Any]:
-    config: dict[str, Any] = only(synthesized.main, "AWS::CloudFront::Distribution")[1][
-        "Properties"
-    ]["DistributionConfig"]
-    return config
-
+from tests.infra.templates import (
+    actions,
+    bucket_ids,
+    distribution,
+    function_role,
+    named,
+    of_type,
+    only,
+    refers_to,
+    role_statements,
+    statements,
+)
 
 # --- the two stacks ------------------------------------------------------------------------
 
@@ -130,21 +102,56 @@ def test_only_derivatives_expire(synthesized: Synthesized) -> None:
     ]
 
 
-def test_originals_are_never_writable(synthesized: Synthesized) -> None:
-    """No policy in either stack allows anything but reading the originals bucket."""
-    originals, _ = bucket_ids(synthesized)
+def imgedge_functions(synthesized: Synthesized) -> dict[str, dict[str, Any]]:
+    """The three regional functions of imgedge, by what they do."""
+    functions = of_type(synthesized.main, "AWS::Lambda::Function")
+    prefixes = {"resizer": "ResizerFunction", "purge": "PurgeFunction", "batch": "PrecomputeBatch"}
+    found = {
+        name: next(v for k, v in functions.items() if k.startswith(prefix))
+        for name, prefix in prefixes.items()
+    }
+    return found
+
+
+def actions_on(template: dict[str, Any], role_id: str, logical_id: str) -> set[str]:
+    """What the role's policies allow on anything that refers to ``logical_id``."""
     allowed: set[str] = set()
+    for statement in role_statements(template, role_id):
+        if statement["Effect"] == "Allow" and refers_to(statement["Resource"], logical_id):
+            allowed |= actions(statement)
+    return allowed
+
+
+def test_originals_are_never_writable(synthesized: Synthesized) -> None:
+    """No imgedge role may do anything to the originals bucket but read and list it: not the
+    resizer, the purge (which needs nothing of it), the precompute batch or the precompute
+    state machine. The one other grant on it, in either stack, is the deploy-time handler
+    CDK adds to write the bucket's notification configuration (not its objects)."""
+    originals, _ = bucket_ids(synthesized)
+    main = synthesized.main
+    roles = {name: function_role(f) for name, f in imgedge_functions(synthesized).items()}
+    roles["state machine"] = named(main, "AWS::IAM::Role", "PrecomputeStateMachineRole")[0]
+    granted = {name: actions_on(main, role, originals) for name, role in roles.items()}
+    assert granted == {
+        "resizer": {"s3:GetObject", "s3:ListBucket"},
+        "purge": set(),
+        "batch": {"s3:GetObject", "s3:ListBucket"},
+        "state machine": {"s3:ListBucket"},  # its ItemReader lists the originals
+    }
+    allowed: dict[str, set[str]] = {}  # every policy in both stacks
     for template in synthesized.templates.values():
-        for resource in template["Resources"].values():
+        for logical_id, resource in template["Resources"].items():
             documents = [resource["Properties"].get("PolicyDocument")]
             documents += [p["PolicyDocument"] for p in resource["Properties"].get("Policies", [])]
             for document in filter(None, documents):
                 for statement in statements(document):
                     if statement["Effect"] == "Allow" and refers_to(statement, originals):
-                        allowed |= actions(statement)
-    assert allowed == {"s3:GetObject", "s3:ListBucket"}
+                        allowed.setdefault(logical_id, set()).update(actions(statement))
+    notifications = named(main, "AWS::IAM::Policy", "StorageOriginalsNotificationsHandler")[0]
+    assert allowed.pop(notifications) == {"s3:PutBucketNotification"}
+    assert set().union(*allowed.values()) == {"s3:GetObject", "s3:ListBucket"}
     policy = next(
-        p for p in of_type(synthesized.main, "AWS::S3::BucketPolicy").values()
+        p for p in of_type(main, "AWS::S3::BucketPolicy").values()
         if refers_to(p["Properties"]["Bucket"], originals)
     )  # fmt: skip
     assert all(s["Effect"] == "Deny" for s in statements(policy["Properties"]["PolicyDocument"]))
@@ -197,8 +204,16 @@ def test_resizer_function(synthesized: Synthesized) -> None:
     url = only(synthesized.main, "AWS::Lambda::Url")[1]["Properties"]
     assert url["AuthType"] == "AWS_IAM"
     assert url["TargetFunctionArn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
-    retention = only(synthesized.main, "AWS::Logs::LogGroup")[1]["Properties"]
-    assert retention["RetentionInDays"] == 14
+    log_group = named(synthesized.main, "AWS::Logs::LogGroup", "ResizerLogs")[0]
+    assert function["Properties"]["LoggingConfig"]["LogGroup"] == {"Ref": log_group}
+
+
+def test_every_log_group_keeps_the_retention_setting(synthesized: Synthesized) -> None:
+    log_groups = of_type(synthesized.main, "AWS::Logs::LogGroup")
+    assert {k.split("Logs")[0] for k in log_groups} == {
+        "Resizer", "Purge", "PrecomputeBatch", "PrecomputeStateMachine"
+    }  # fmt: skip
+    assert {g["Properties"]["RetentionInDays"] for g in log_groups.values()} == {14}
 
 
 def test_resizer_times_out_before_cloudfront_does(synthesized: Synthesized) -> None:
@@ -210,7 +225,9 @@ def test_resizer_times_out_before_cloudfront_does(synthesized: Synthesized) -> N
 
 def test_resizer_role_is_least_privilege(synthesized: Synthesized) -> None:
     originals, derivatives = bucket_ids(synthesized)
-    policy = only(synthesized.main, "AWS::IAM::Policy")[1]["Properties"]["PolicyDocument"]
+    policy = named(synthesized.main, "AWS::IAM::Policy", "ResizerRoleDefaultPolicy")[1][
+        "Properties"
+    ]["PolicyDocument"]
     granted = {
         statement.get("Sid", "xray"): (actions(statement), json.dumps(statement["Resource"]))
         for statement in statements(policy)
@@ -237,7 +254,7 @@ def test_cloudfront_may_invoke_the_function_url_both_ways(synthesized: Synthesiz
     url_id = only(synthesized.main, "AWS::Lambda::Url")[0]
     distribution_id = only(synthesized.main, "AWS::CloudFront::Distribution")[0]
     permissions = [p["Properties"] for p in of_type(synthesized.main, "AWS::Lambda::Permission")
-                   .values()]  # fmt: skip
+                   .values() if p["Properties"]["Principal"] != "s3.amazonaws.com"]  # fmt: skip
     assert {p["Action"] for p in permissions} == {
         "lambda:InvokeFunctionUrl",
         "lambda:InvokeFunction",
@@ -386,7 +403,11 @@ def test_security_headers_are_the_emulators_plus_hsts(synthesized: Synthesized) 
 
 
 @pytest.mark.parametrize(
-    "output", ["DistributionUrl", "DistributionId", "OriginalsBucket", "DerivativesBucket"]
-)
+    "output",
+    [
+        "DistributionUrl", "DistributionId", "OriginalsBucket", "DerivativesBucket",
+        "ResizerFunction", "PurgeFunction", "PurgeDeadLetterQueue", "PrecomputeStateMachine",
+    ],
+)  # fmt: skip
 def test_outputs_for_the_user(synthesized: Synthesized, output: str) -> None:
     assert output in synthesized.main["Outputs"]

@@ -1,0 +1,113 @@
+"""The precompute batch handler's own logic, in this process, with its S3 check and the
+resizer's handler replaced (the whole of it runs from the zip against S3 in
+test_resizer_zip.py): what it makes, skips and reports, and when it gives up on time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from infra.aws.lambda_src import precompute_batch
+from infra.aws.lambda_src.precompute_batch import (
+    FAILURES_LISTED,
+    MARGIN_MS,
+    BatchUnfinished,
+    handler,
+)
+from shared.config import Config
+
+
+@dataclass
+class Clock:
+    """A Lambda context whose remaining time each render uses up."""
+
+    remaining_ms: int
+    per_render_ms: int = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class Resizer:
+    stored: set[str] = field(default_factory=set)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    budgets: list[int] = field(default_factory=list)
+    clock: Clock | None = None
+
+    def exists(self, key: str) -> bool:
+        return key in self.stored
+
+    def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        self.events.append(event)
+        self.budgets.append(context.get_remaining_time_in_millis())
+        if self.clock:
+            self.clock.remaining_ms -= self.clock.per_render_ms
+        if event["rawPath"].endswith(".txt"):
+            return {"statusCode": 415, "body": "unsupported image format\n"}
+        self.stored.add(event["rawPath"][1:])
+        return {"statusCode": 200, "body": "", "isBase64Encoded": False}
+
+
+@pytest.fixture
+def resizer(monkeypatch: pytest.MonkeyPatch) -> Resizer:
+    fake = Resizer()
+    config = Config(presets={"thumb": "s=256x256&f=webp", "any": "s=128x&f=auto"})
+    monkeypatch.setattr(precompute_batch, "config", lambda: config)
+    monkeypatch.setattr(precompute_batch, "inventory", lambda: fake)
+    monkeypatch.setattr(precompute_batch, "resizer_handler", fake.handler)
+    monkeypatch.setenv("RENDER_TIMEOUT_S", "20")
+    return fake
+
+
+def batch(*keys: str, presets: list[str] | None = None) -> dict[str, Any]:
+    return {"Items": [{"key": k} for k in keys], "BatchInput": {"presets": presets or []}}
+
+
+def test_makes_every_preset_of_every_original_as_the_resizer_would(resizer: Resizer) -> None:
+    resizer.stored.add("256x256/webp/b.png")
+    result = handler(batch("a.jpg", "b.png", "notes.txt"), Clock(900_000))
+    # a.jpg: thumb, and f=auto as avif, webp and jpeg; b.png: the same with png; notes.txt
+    # fails for each of its four.
+    assert (result["made"], result["skipped"], result["failed"]) == (7, 1, 4)
+    assert {e["rawPath"] for e in resizer.events} >= {
+        "/256x256/webp/a.jpg", "/128x/avif/a.jpg", "/128x/webp/a.jpg", "/128x/jpeg/a.jpg",
+        "/128x/png/b.png",
+    }  # fmt: skip
+    assert {e["requestContext"]["http"]["method"] for e in resizer.events} == {"HEAD"}
+    assert result["failures"][0] == {
+        "status": 415,
+        "key": "256x256/webp/notes.txt",
+        "preset": "thumb",
+        "message": "unsupported image format",
+    }
+    # Each render is given the resizer's own time, as a Lambda context.
+    assert set(resizer.budgets) == {20_000}
+
+
+def test_presets_can_be_chosen_and_must_exist(resizer: Resizer) -> None:
+    result = handler(batch("a.jpg", presets=["thumb"]), Clock(900_000))
+    assert result == {"made": 1, "skipped": 0, "failed": 0, "failures": []}
+    with pytest.raises(ValueError, match="unknown preset"):
+        handler(batch("a.jpg", presets=["huge"]), Clock(900_000))
+
+
+def test_stops_before_a_render_it_has_no_time_for(resizer: Resizer) -> None:
+    clock = Clock(remaining_ms=20_000 + MARGIN_MS + 3 * 1000, per_render_ms=1000)
+    resizer.clock = clock
+    with pytest.raises(BatchUnfinished, match="4 of 8 derivatives left"):
+        handler(batch("a.jpg", "b.jpg"), clock)
+    resizer.clock = None
+    assert len(resizer.events) == 4  # time for three renders, and the one at the limit
+    # The retry (with time again) skips what the first attempt stored.
+    result = handler(batch("a.jpg", "b.jpg"), Clock(900_000))
+    assert (result["made"], result["skipped"]) == (4, 4)
+
+
+def test_lists_a_bounded_number_of_failures(resizer: Resizer) -> None:
+    keys = [f"{n}.txt" for n in range(FAILURES_LISTED)]
+    result = handler(batch(*keys, presets=["thumb", "any"]), Clock(10**9))
+    assert result["failed"] == 4 * FAILURES_LISTED
+    assert len(result["failures"]) == FAILURES_LISTED
