@@ -52,6 +52,7 @@ from infra.aws.resizer import (
     acknowledge_pinned_runtime,
     acknowledge_xray,
     function_log_group,
+    lambda_role,
     logical_id,
     logs_statement,
     python_runtime,
@@ -119,22 +120,20 @@ class Precompute(Construct):
         self, settings: DeploySettings, code: Path, originals: s3.IBucket, derivatives: s3.IBucket
     ) -> None:
         self.log_group = function_log_group(self, "BatchLogs", settings)
-        self.role = iam.Role(
+        self.role = lambda_role(
             self,
             "BatchRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="imgedge precompute batch: the resizer's access, and skip what is stored",
+            "imgedge precompute batch: the resizer's access, and skip what is stored",
+            [
+                logs_statement(self.log_group),
+                *render_statements(originals, derivatives),
+                iam.PolicyStatement(
+                    sid="SkipStored",  # HeadObject; without ListBucket a missing key is a 403
+                    actions=["s3:GetObject"],
+                    resources=[derivatives.arn_for_objects("*")],
+                ),
+            ],
         )
-        for statement in (
-            logs_statement(self.log_group),
-            *render_statements(originals, derivatives),
-            iam.PolicyStatement(
-                sid="SkipStored",  # HeadObject; without ListBucket a missing key is a 403
-                actions=["s3:GetObject"],
-                resources=[derivatives.arn_for_objects("*")],
-            ),
-        ):
-            self.role.add_to_policy(statement)
         self.function = lambda_.Function(
             self,
             "Batch",

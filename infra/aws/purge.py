@@ -35,6 +35,7 @@ from infra.aws.resizer import (
     acknowledge_pinned_runtime,
     acknowledge_xray,
     function_log_group,
+    lambda_role,
     logs_statement,
     python_runtime,
 )
@@ -68,32 +69,30 @@ class Purge(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.log_group = function_log_group(self, "Logs", settings)
-        self.role = iam.Role(
+        self.role = lambda_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="imgedge purge: delete an original's derivatives, invalidate them",
+            "imgedge purge: delete an original's derivatives, invalidate them",
+            [
+                logs_statement(self.log_group),
+                iam.PolicyStatement(
+                    sid="ListIndex",
+                    actions=["s3:ListBucket"],
+                    resources=[derivatives.bucket_arn],
+                    conditions={"StringLike": {"s3:prefix": f"{INDEX_ROOT}*"}},
+                ),
+                iam.PolicyStatement(
+                    sid="DeleteDerivatives",
+                    actions=["s3:DeleteObject"],
+                    resources=[derivatives.arn_for_objects("*")],
+                ),
+                iam.PolicyStatement(
+                    sid="Invalidate",
+                    actions=["cloudfront:CreateInvalidation"],
+                    resources=[distribution.distribution_arn],
+                ),
+            ],
         )
-        for statement in (
-            logs_statement(self.log_group),
-            iam.PolicyStatement(
-                sid="ListIndex",
-                actions=["s3:ListBucket"],
-                resources=[derivatives.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": f"{INDEX_ROOT}*"}},
-            ),
-            iam.PolicyStatement(
-                sid="DeleteDerivatives",
-                actions=["s3:DeleteObject"],
-                resources=[derivatives.arn_for_objects("*")],
-            ),
-            iam.PolicyStatement(
-                sid="Invalidate",
-                actions=["cloudfront:CreateInvalidation"],
-                resources=[distribution.distribution_arn],
-            ),
-        ):
-            self.role.add_to_policy(statement)
         self.dead_letters = sqs.Queue(
             self,
             "DeadLetters",

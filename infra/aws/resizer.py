@@ -18,6 +18,7 @@ acknowledgments of cdk-nag findings they all have.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
@@ -111,6 +112,18 @@ def acknowledge_xray(role: IConstruct) -> None:
     )
 
 
+def lambda_role(
+    scope: Construct, id: str, description: str, statements: Sequence[iam.PolicyStatement]
+) -> iam.Role:
+    """A role for one imgedge function: exactly ``statements``, no managed policies."""
+    role = iam.Role(
+        scope, id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+    )
+    for statement in statements:
+        role.add_to_policy(statement)
+    return role
+
+
 def acknowledge_pinned_runtime(function: lambda_.IFunction) -> None:
     acknowledge(function, "AwsSolutions-L1", RUNTIME_PINNED)
     acknowledge(function, "Serverless-LambdaLatestVersion", RUNTIME_PINNED)
@@ -129,17 +142,12 @@ class Resizer(Construct):
     ) -> None:
         super().__init__(scope, id)
         self.log_group = function_log_group(self, "Logs", settings)
-        self.role = iam.Role(
+        self.role = lambda_role(
             self,
             "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description="imgedge regional resizer: read originals, write derivatives",
+            "imgedge regional resizer: read originals, write derivatives",
+            [logs_statement(self.log_group), *render_statements(originals, derivatives)],
         )
-        for statement in [
-            logs_statement(self.log_group),
-            *render_statements(originals, derivatives),
-        ]:
-            self.role.add_to_policy(statement)
         self.function = lambda_.Function(
             self,
             "Function",
