@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser serve test lint clean
+.PHONY: install browser loadtools serve test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,16 @@ browser:
 	@[ -x /usr/bin/chromium ] || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-test: lint browser
+# wrk and nginx, for the load test and its baseline (root installs them; CI is root). Any
+# service start is refused meanwhile (policy-rc.d), so nginx never listens on port 80.
+loadtools:
+	@command -v wrk >/dev/null && [ -x /usr/sbin/nginx ] || { \
+	  [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d && \
+	    chmod +x /usr/sbin/policy-rc.d && trap 'rm -f /usr/sbin/policy-rc.d' EXIT; }; \
+	  apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx >/dev/null; }
+
+test: lint browser loadtools
 	$(BIN)/python -m pytest
 
 clean:

@@ -23,7 +23,7 @@ import re
 from urllib.parse import parse_qsl, unquote
 
 from shared.config import Config
-from shared.contract import FITS, ImageRequest
+from shared.contract import FITS, MAX_KEY_BYTES, ImageRequest
 from shared.errors import InvalidRequest
 from shared.signing import SIGNATURE_PARAM, verify
 
@@ -32,7 +32,9 @@ READ_PARAMS = (*TRANSFORM_PARAMS, SIGNATURE_PARAM)
 FORMAT_ALIASES = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "avif": "avif"}
 AUTO = "auto"
 
-MAX_URI_CHARS = 2048
+# A canonical URI of a key of MAX_KEY_BYTES, every byte percent-encoded, plus its "/":
+# the edge must take back whatever it forwards.
+MAX_URI_CHARS = 3 * MAX_KEY_BYTES + 1
 MAX_QUERY_CHARS = 1024
 MAX_QUERY_FIELDS = 32
 
@@ -86,14 +88,14 @@ def normalize(uri: str, querystring: str, accept: str | None, config: Config) ->
 def _transform_params(querystring: str) -> dict[str, str]:
     """The parameters imgedge reads, lower-cased; conflicting repeats are refused."""
     try:
+        # Bytes that are not UTF-8 survive as surrogates: refused below in the parameters
+        # imgedge reads, ignored like the rest of an unknown parameter.
         pairs = parse_qsl(
             querystring,
             keep_blank_values=True,
-            errors="strict",
+            errors="surrogateescape",
             max_num_fields=MAX_QUERY_FIELDS,
         )
-    except UnicodeDecodeError:
-        raise InvalidRequest("query string is not valid UTF-8") from None
     except ValueError:
         raise InvalidRequest("too many query parameters") from None
     params: dict[str, str] = {}
@@ -101,6 +103,8 @@ def _transform_params(querystring: str) -> dict[str, str]:
         name, value = raw_name.strip().lower(), raw_value.strip().lower()
         if name not in READ_PARAMS:
             continue
+        if not value.isprintable() or any("\udc80" <= c <= "\udcff" for c in value):
+            raise InvalidRequest(f"{name} is not valid UTF-8 text")
         if params.get(name, value) != value:
             raise InvalidRequest(f"conflicting values for {name}")
         params[name] = value

@@ -7,7 +7,11 @@
 
 Each of the three runs inside ``phase(name)``, a context manager the caller may pass to
 time or trace it (``NO_PHASES`` does nothing); later frames of an animation are decoded in
-"resize", one at a time, so that only one source frame is in memory.
+"resize", one at a time, so that only one source frame is in memory. ``check_deadline()``
+is called between the phases and before each later frame of an animation: the caller's
+way to stop a render that would outlast its time budget (it raises ``DeadlineExceeded``;
+``NO_DEADLINE`` never does). A step that has started runs to its end: decoding frame 0,
+one frame's resize, and encoding are each one step.
 
 Geometry is planned once, on the oriented source size (``plan``). The order is chosen for
 speed without losing correctness: modes that cannot be resampled (P, 1, 16-bit) are
@@ -49,6 +53,16 @@ def _no_phases(name: str) -> AbstractContextManager[object]:
 
 
 NO_PHASES: Phase = _no_phases
+
+DeadlineCheck = Callable[[], None]
+"""Called between phases and between frames; raises to stop the render there."""
+
+
+def _no_deadline() -> None:
+    return None
+
+
+NO_DEADLINE: DeadlineCheck = _no_deadline
 
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -108,12 +122,18 @@ class _Decoded:
 
 
 def render(
-    data: bytes, request: ImageRequest, config: Config, phase: Phase = NO_PHASES
+    data: bytes,
+    request: ImageRequest,
+    config: Config,
+    phase: Phase = NO_PHASES,
+    check_deadline: DeadlineCheck = NO_DEADLINE,
 ) -> Rendition:
     """Decode ``data`` within the limits of ``config``, transform and encode it as
-    ``request`` asks. Raises only ``ImgedgeError``s for bad input."""
+    ``request`` asks. Raises only ``ImgedgeError``s for bad input, and whatever
+    ``check_deadline`` raises."""
     fmt = _output_format(request)
-    frames = transform(data, request, config, phase)
+    frames = transform(data, request, config, phase, check_deadline)
+    check_deadline()
     quality = request.quality if request.quality is not None else config.quality_for(fmt)
     with phase("encode"):
         if len(frames.images) > 1:
@@ -136,14 +156,19 @@ def render(
 
 
 def transform(
-    data: bytes, request: ImageRequest, config: Config, phase: Phase = NO_PHASES
+    data: bytes,
+    request: ImageRequest,
+    config: Config,
+    phase: Phase = NO_PHASES,
+    check_deadline: DeadlineCheck = NO_DEADLINE,
 ) -> Frames:
     """Everything ``render`` does but encoding: the pixels the encoder gets."""
     fmt = _output_format(request)
     with phase("decode"):
         decoded = decode(data, request, config)
+    check_deadline()
     with phase("resize"):
-        return _resize_frames(decoded, request, config, fmt)
+        return _resize_frames(decoded, request, config, fmt, check_deadline)
 
 
 def decode(data: bytes, request: ImageRequest, config: Config) -> _Decoded:
@@ -166,7 +191,13 @@ def decode(data: bytes, request: ImageRequest, config: Config) -> _Decoded:
     )
 
 
-def _resize_frames(decoded: _Decoded, request: ImageRequest, config: Config, fmt: str) -> Frames:
+def _resize_frames(
+    decoded: _Decoded,
+    request: ImageRequest,
+    config: Config,
+    fmt: str,
+    check_deadline: DeadlineCheck = NO_DEADLINE,
+) -> Frames:
     geometry = plan(*decoded.size, request)
     steps: tuple[Step, ...] = (
         partial(orient, orientation=decoded.orientation),
@@ -192,6 +223,7 @@ def _resize_frames(decoded: _Decoded, request: ImageRequest, config: Config, fmt
         if index == 0:
             images.append(first)
         else:
+            check_deadline()  # may stop here, between two frames: those done are dropped
             try:
                 frame = codecs.load_frame(source.image, index, config)
             except CorruptImage:

@@ -100,6 +100,15 @@ class UpstreamError(ImgedgeError):
     public_message = "storage unavailable"
 
 
+class DeadlineExceeded(ImgedgeError):
+    """The request's time budget (the function's timeout less a safety margin) ran out
+    between two steps of a render: stopped, nothing stored. 503, never cached: the same
+    request may well succeed on a retry, on a warm, less busy instance."""
+
+    status = 503
+    public_message = "rendering took too long, try again"
+
+
 class InternalError(ImgedgeError):
     status = 500
     public_message = "internal error"

@@ -23,6 +23,9 @@ class BackgroundHTTPServer(ThreadingHTTPServer):
 
     daemon_threads = True
     thread_name = "http"
+    # socketserver's default backlog of 5 makes a burst of connections wait for the
+    # kernel's SYN retransmits (1 s, 3 s): a CDN edge takes bursts.
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int, handler_class: type[BaseHTTPRequestHandler]) -> None:
         super().__init__((host, port), handler_class)
