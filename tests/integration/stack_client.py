@@ -19,6 +19,7 @@ from typing import IO, Any
 import pytest
 from PIL import Image
 
+from bench.servers import process_tree
 from tests.conftest import REPO
 
 START_TIMEOUT_S = 60.0
@@ -101,20 +102,7 @@ def start_serve(data_dir: Path, *extra: str) -> Served:
 
 def descendants(pid: int) -> set[int]:
     """Every process below ``pid``, from /proc."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-    found: set[int] = set()
-    frontier = {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier}
-        found |= frontier
-    return found
+    return process_tree(pid) - {pid}
 
 
 def running(pid: int) -> bool:
