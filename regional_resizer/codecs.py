@@ -26,6 +26,7 @@ from functools import cache
 
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
+from regional_resizer import jpeg_scaling
 from shared.config import Config
 from shared.errors import CorruptImage, SourceTooLarge, TooManyPixels, UnsupportedImage
 
@@ -122,6 +123,7 @@ class Source:
 
     image: ImageFile.ImageFile
     frames: int  # counted from the header (GIF, TIFF: walked without decoding)
+    dct_scalable: bool = False  # a JPEG that libjpeg can scale while decoding (not lossless)
 
     @property
     def format(self) -> str:
@@ -151,7 +153,8 @@ def open_image(data: bytes, config: Config) -> Source:
         raise TooManyPixels(f"{frames} frames")
     if frames * pixels > config.max_total_pixels:
         raise TooManyPixels(f"{frames} frames of {width}x{height}")
-    return Source(image, frames)
+    jpeg = image.format in ("JPEG", "MPO")
+    return Source(image, frames, jpeg and jpeg_scaling.scalable(data))
 
 
 def _frame_count(image: ImageFile.ImageFile, data: bytes, cap: int) -> int:

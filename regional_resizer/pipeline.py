@@ -175,7 +175,7 @@ def decode(data: bytes, request: ImageRequest, config: Config) -> _Decoded:
     """Open within the limits, shrink on load, decode frame 0 into its working mode."""
     source = codecs.open_image(data, config)
     full_size = source.image.size
-    scale = resampling.shrink_on_load(source.image, request)
+    scale = resampling.shrink_on_load(source, request)
     image = codecs.load(source.image, config)
     if scale == 1:  # decoders may settle the size on load (TIFF even applies orientation)
         full_size = image.size

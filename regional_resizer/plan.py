@@ -10,22 +10,35 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 
 from shared.contract import ImageRequest
 
 Box = tuple[float, float, float, float]
 Size = tuple[int, int]
 
-DCT_SCALES = (8, 4, 2)
-"""The factors libjpeg can shrink each side by while decoding (Pillow's ``draft``)."""
-DCT_ROOM = {2: 1.5, 4: 2.0, 8: 2.0}
-"""The least factor a DCT shrink by each scale must leave to the resampling kernel.
-Measured against a full-resolution LANCZOS reference: halving closer than 1.5x to the
-output leaves DCT ringing on sharp edges (2.4-3 levels of mean difference on the corpus's
-orientation charts; sharp stops at the same point). Quarter and eighth scales keep only
-the lowest frequencies of each block (of 4:2:0 chroma, just the mean at 1/4), which a
-kernel must shrink at least twice again: 1/2, a box ``reduce`` by 2 and LANCZOS over the
-last 1.33x beat 1/4 and LANCZOS straight to the size (SSIM 0.9966 against 0.9963)."""
+DCT_SCALES = (Fraction(8), Fraction(4), Fraction(8, 3), Fraction(2))
+"""The factors libjpeg can shrink each side by while decoding (``jpeg_scaling``)."""
+DCT_ROOM = {Fraction(8): 1.3, Fraction(4): 2.0, Fraction(8, 3): 1.4, Fraction(2): 1.5}
+"""The least factor a DCT shrink by each scale must leave to the resampling kernel,
+measured against a full-resolution LANCZOS reference (``python -m bench.sweep`` compares
+with sharp on the corpus's photos):
+- 1/2: closer than 1.5x to the output leaves DCT ringing on sharp edges (2.4-3 levels of
+  mean difference on the corpus's orientation charts; sharp stops at the same point).
+- 3/8 (8/3): HAMMING over the last 1.4-1.95x (``resampling``) is as close to the reference
+  as halving and HAMMING over 1.87-2.6x (sharp's 720x588 task: SSIM 0.9917 against 0.9925,
+  sharp 0.9837) in 85% of the time: the kernel's work shrinks by more than libjpeg's
+  slower 3/8 transform adds. Only up to there: see ``DCT_THREE_EIGHTHS_MAX_ROOM``.
+- 1/4: keeps only the lowest frequencies of each block (of 4:2:0 chroma, just the mean),
+  which a kernel must shrink twice again: on the 3840x2160 photo at 5.3x, halving, a box
+  ``reduce`` by 2 and LANCZOS over the last 1.33x beat 1/4 and LANCZOS straight to the size
+  (SSIM 0.9966 against 0.9963; sharp 0.9964).
+- 1/8: each pixel is already the mean of an 8x8 block, and LANCZOS over the last 1.3-2x
+  matches 1/4 and a box reduce (SSIM 0.9936 against 0.9938 at 10.6x) in less time; sharp
+  goes down to 1.125x."""
+DCT_THREE_EIGHTHS_MAX_ROOM = 5.2
+"""Past a 5.2x shrink, halving is followed by a box reduce by 2 and LANCZOS (1.3x or more),
+sharper than 3/8 and HAMMING over 1.95x or more (SSIM 0.9966 against 0.9957 at 5.3x)."""
 
 
 @dataclass(frozen=True)
@@ -91,12 +104,18 @@ def _scaled(w: int, h: int, k: float) -> Size:
     return max(1, math.floor(w * k + 0.5)), max(1, math.floor(h * k + 0.5))
 
 
-def dct_scale(region: Box, size: Size) -> int:
-    """The largest JPEG DCT scale (8, 4, 2; else 1) by which ``region`` of the source can
-    be decoded and still leave the kernel ``DCT_ROOM`` times ``size`` on both sides."""
+def dct_scale(region: Box, size: Size) -> Fraction:
+    """The largest JPEG DCT scale (8, 4, 8/3, 2; else 1) by which ``region`` of the source
+    can be decoded and still leave the kernel ``DCT_ROOM`` times ``size`` on both sides."""
     left, top, right, bottom = region
     room = min((right - left) / size[0], (bottom - top) / size[1])
-    return next((scale for scale in DCT_SCALES if room / scale >= DCT_ROOM[scale]), 1)
+    usable = (
+        scale
+        for scale in DCT_SCALES
+        if room / scale >= DCT_ROOM[scale]
+        and (scale != Fraction(8, 3) or room < DCT_THREE_EIGHTHS_MAX_ROOM)
+    )
+    return next(usable, Fraction(1))
 
 
 SWAPS_SIDES = frozenset((5, 6, 7, 8))  # EXIF orientations that turn the image a quarter

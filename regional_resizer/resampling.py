@@ -5,9 +5,9 @@ sharp (``bench.vs_sharp``); the README's "How the engine resamples" sums it up.
 
 from __future__ import annotations
 
-from PIL import Image, ImageFile
+from PIL import Image
 
-from regional_resizer import codecs
+from regional_resizer import codecs, jpeg_scaling
 from regional_resizer.plan import Box, Size, dct_scale, oriented, plan, turns
 from shared.contract import ImageRequest
 
@@ -25,27 +25,27 @@ MAX_BOX_SHRINK = 8
 already the mean of each 8x8 block, and a box on top of it aliases (SSIM below sharp's at
 24-30x on the benchmark's UltraHDR photo); after 1/8 the kernel, on 1/64 of the source's
 pixels, costs little anyway."""
-LANCZOS_MAX_STEP = 1.5
-"""After a DCT shrink by 2 that no box reduce can follow, a last step longer than this is
-left to HAMMING (2 taps per output pixel at 1x) instead of LANCZOS (6): 40% of LANCZOS's
-time on sharp's 720x588 task, at SSIM 0.9925 against sharp's 0.9837 (on the UltraHDR
-photo at 3.2-4.8x, 0.996 against sharp's 0.997-0.998). After 1/4 or 1/8, whose output is
-coarser, or after a box reduce, it is always LANCZOS."""
+LANCZOS_MAX_STEP = 1.4
+"""After a DCT shrink by 2 or 8/3 that no box reduce can follow, a last step longer than
+this is left to HAMMING (2 taps per output pixel at 1x) instead of LANCZOS (6): 40% of
+LANCZOS's time on sharp's 720x588 task, at SSIM 0.9917 (after 3/8) against sharp's 0.9837
+(on the UltraHDR photo at 3.2-4.8x, 0.996 against sharp's 0.997-0.998). After 1/4 or 1/8,
+whose output is coarser, or after a box reduce, it is always LANCZOS."""
 
 JPEG_FAMILY = ("JPEG", "MPO")
 
 
-def shrink_on_load(source: ImageFile.ImageFile, request: ImageRequest) -> float:
-    """Ask libjpeg to decode at 1/2, 1/4 or 1/8 scale when the sampled region, so scaled,
-    leaves the kernel the room ``plan.DCT_ROOM`` asks; returns the factor (1: none).
+def shrink_on_load(source: codecs.Source, request: ImageRequest) -> float:
+    """Ask libjpeg to decode at 1/2, 3/8, 1/4 or 1/8 scale when the sampled region, so
+    scaled, leaves the kernel the room ``plan.DCT_ROOM`` asks; returns the factor (1: none).
 
     The orientation is read from the header first: the decoder scales the stored image,
     whose sides are swapped for orientations 5-8, so the planned region is turned back."""
-    if source.format not in JPEG_FAMILY:
+    image = source.image
+    if image.format not in JPEG_FAMILY or not source.dct_scalable:
         return 1.0
-    width, height = source.size
-    orientation = codecs.exif_orientation(source)  # JPEG: from the header, nothing decoded
-    geometry = plan(*oriented((width, height), orientation), request)
+    orientation = codecs.exif_orientation(image)  # JPEG: from the header, nothing decoded
+    geometry = plan(*oriented(image.size, orientation), request)
     left, top, right, bottom = geometry.box
     out_w, out_h = geometry.size
     if turns(orientation):
@@ -53,12 +53,7 @@ def shrink_on_load(source: ImageFile.ImageFile, request: ImageRequest) -> float:
     factor = dct_scale((left, top, right, bottom), (out_w, out_h))
     if factor == 1:
         return 1.0
-    # Pillow picks the largest scale s with (width // request) >= s on both sides.
-    drafted = source.draft(None, (width // factor, height // factor))
-    if drafted is None:
-        return 1.0
-    _, box = drafted
-    return width / box[2]
+    return float(jpeg_scaling.decode_at(image, factor))
 
 
 def choose(box: Box, size: Size, scale: float) -> tuple[Image.Resampling, float]:
@@ -68,10 +63,10 @@ def choose(box: Box, size: Size, scale: float) -> tuple[Image.Resampling, float]
     if scale == 1:
         return RESAMPLE, REDUCING_GAP
     ratios = ((box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1])
-    most = max(1, MAX_BOX_SHRINK // round(scale))  # the largest box factor allowed
+    most = max(1, int(MAX_BOX_SHRINK / scale))  # the largest box factor allowed
     gap = max(DRAFTED_REDUCING_GAP, max(ratios) / (most + 0.5))
     factors = [int(ratio / gap) or 1 for ratio in ratios]  # as Pillow computes them
     step = max(ratio / factor for ratio, factor in zip(ratios, factors, strict=True))
-    if scale <= 2 and max(factors) == 1 and step > LANCZOS_MAX_STEP:
+    if scale < 4 and max(factors) == 1 and step > LANCZOS_MAX_STEP:
         return Image.Resampling.HAMMING, gap
     return RESAMPLE, gap

@@ -262,15 +262,19 @@ def test_every_orientation_matches_exif_transpose(
     [
         (128, 8),  # 2048/8 = 256 leaves the kernel 2x
         (200, 4),  # 1/8 would leave 1.28x, 1/4 leaves 2.56x
-        (500, 2),  # 1/4 would leave 1.02x, 1/2 leaves 2.05x
+        (300, 2),  # 6.8x: 3/8 would leave 2.56x, past its limit; 1/2 leaves 3.4x
+        (500, 8 / 3),  # 1/4 would leave 1.02x, 3/8 leaves 1.54x
+        (540, 8 / 3),  # 3/8 leaves 1.42x...
+        (560, 2),  # ... but not 1.37x: 1/2 leaves 1.83x
         (682, 2),  # 1/2 leaves 1.5x...
         (700, 1),  # ... but not less: decoded in full
     ],
 )
-def test_jpeg_draft_is_used_and_accurate(side: int, scale: int) -> None:
+def test_jpeg_draft_is_used_and_accurate(side: int, scale: float) -> None:
     data = save(Image.linear_gradient("L").resize((2048, 2048)).convert("RGB"), "JPEG")
-    source = codecs.open_image(data, CONFIG).image
+    source = codecs.open_image(data, CONFIG)
     assert resampling.shrink_on_load(source, request("png", side, side)) == scale
+    assert source.image.size == (round(2048 / scale),) * 2  # libjpeg: ceil(side * M/8)
     out = decode(render(data, request("png", side, side), CONFIG))
     reference = Image.open(io.BytesIO(data)).resize((side, side), Image.Resampling.LANCZOS)
     assert mean_difference(out, reference) < 1
@@ -280,15 +284,15 @@ def test_orientation_is_read_before_the_draft() -> None:
     # Stored 2048x1024, displayed 1024x2048: 100 wide is 100x200 upright, a 10x shrink
     # (1/4 leaves the kernel 2.56x); read unturned, it would look like 20x (1/8).
     data = with_exif_orientation(quadrants((2048, 1024)), 6, "JPEG")
-    source = codecs.open_image(data, CONFIG).image
+    source = codecs.open_image(data, CONFIG)
     assert resampling.shrink_on_load(source, request("png", width=100)) == 4
-    assert source.size == (512, 256)
+    assert source.image.size == (512, 256)
 
 
 def test_no_draft_for_other_formats() -> None:
-    source = codecs.open_image(save(quadrants((800, 400)), "PNG"), CONFIG).image
+    source = codecs.open_image(save(quadrants((800, 400)), "PNG"), CONFIG)
     assert resampling.shrink_on_load(source, request("png", 100, 50)) == 1
-    assert source.size == (800, 400)
+    assert source.image.size == (800, 400)
 
 
 @pytest.mark.parametrize(
@@ -305,6 +309,9 @@ def test_no_draft_for_other_formats() -> None:
         ((0, 0, 960, 540), (64, 36), 4, Image.Resampling.LANCZOS, 6.0),
         # after halving, a 1.5-2.6x step that no whole factor shortens: HAMMING
         ((0, 0, 1362, 1112), (720, 588), 2, Image.Resampling.HAMMING, 1.3),
+        # after 3/8, from 1.4x on (sharp's 720x588 task); LANCZOS below
+        ((0, 0, 1022, 834), (720, 588), 8 / 3, Image.Resampling.HAMMING, 1.3),
+        ((0, 0, 1022, 834), (768, 627), 8 / 3, Image.Resampling.LANCZOS, 1.3),
         # ... but after 1/4 or 1/8, LANCZOS
         ((0, 0, 341, 279), (160, 131), 8, Image.Resampling.LANCZOS, 341 / 160 / 1.5),
     ],

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from regional_resizer.plan import DCT_ROOM, DCT_SCALES, Plan, dct_scale, oriented, plan
+from regional_resizer.plan import (
+    DCT_ROOM,
+    DCT_SCALES,
+    DCT_THREE_EIGHTHS_MAX_ROOM,
+    Plan,
+    dct_scale,
+    oriented,
+    plan,
+)
 from shared.config import MAX_DIMENSION
 from shared.contract import ImageRequest
 
@@ -159,13 +169,15 @@ def test_contain_pads_to_the_requested_aspect(
 @pytest.mark.parametrize(
     ("region", "size", "scale"),
     [
-        ((0, 0, 2725, 2225), (720, 588), 2),  # 3.78x: 1/2 leaves 1.89x
-        ((0, 0, 2725, 2225), (256, 209), 4),  # 10.6x: 1/8 would leave 1.33x, 1/4 2.66x
-        ((0, 0, 3840, 2160), (720, 405), 2),  # 5.33x: 1/4 would leave 1.33x
+        ((0, 0, 2725, 2225), (720, 588), Fraction(8, 3)),  # 3.78x: 3/8 leaves 1.42x
+        ((0, 0, 2725, 2225), (800, 653), 2),  # 3.4x: 3/8 would leave 1.28x
+        ((0, 0, 2725, 2225), (256, 209), 8),  # 10.6x: 1/8 leaves 1.33x
+        ((0, 0, 2725, 2225), (320, 261), 4),  # 8.5x: 1/8 would leave 1.06x, 1/4 2.13x
+        ((0, 0, 3840, 2160), (720, 405), 2),  # 5.33x: 1/4 leaves 1.33x, 3/8 is past 5.2x
         ((0, 0, 4096, 4096), (256, 256), 8),  # 16x: 1/8 leaves 2x
         ((0, 0, 600, 450), (256, 192), 1),  # 2.34x: 1/2 would leave 1.17x
         ((0, 0, 600, 450), (600, 450), 1),
-        ((100, 0, 500, 400), (100, 100), 2),  # the region counts, not the source
+        ((100, 0, 500, 400), (100, 100), Fraction(8, 3)),  # the region counts (4x)
     ],
 )
 def test_dct_scale_examples(
@@ -182,8 +194,15 @@ def test_dct_scale_leaves_the_kernel_its_room(src_w: int, src_h: int, req: Image
     scale = dct_scale(p.box, p.size)
     if scale > 1:
         assert room / scale >= DCT_ROOM[scale]
+    if scale == Fraction(8, 3):
+        assert room < DCT_THREE_EIGHTHS_MAX_ROOM
     # no larger scale would have done
-    assert all(room / larger < DCT_ROOM[larger] for larger in DCT_SCALES if larger > scale)
+    assert all(
+        room / larger < DCT_ROOM[larger]
+        or (larger == Fraction(8, 3) and room >= DCT_THREE_EIGHTHS_MAX_ROOM)
+        for larger in DCT_SCALES
+        if larger > scale
+    )
 
 
 @pytest.mark.parametrize(
