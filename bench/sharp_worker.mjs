@@ -21,7 +21,8 @@ const sources = {};
 
 function pipeline(spec) {
   sources[spec.source] ??= readFileSync(join(corpus, spec.source));
-  return sharp(sources[spec.source]).resize(spec.resize);
+  // Upright first (EXIF orientation), as imgedge always is; a no-op for unrotated photos.
+  return sharp(sources[spec.source]).autoOrient().resize(spec.resize);
 }
 
 // Wall time of each operation, and the CPU time of the whole process (every thread).
