@@ -122,7 +122,7 @@ def test_the_process_goes_on_and_a_retry_with_time_succeeds(env: Buckets, s3: An
     assert retry["statusCode"] == 200
     assert retry["headers"]["cache-control"] == "public, max-age=31536000, immutable"
     image = Image.open(io.BytesIO(base64.b64decode(retry["body"])))
-    assert (image.format, image.size, image.n_frames) == ("WEBP", (320, 240), FRAMES)
+    assert (image.format, image.size, getattr(image, "n_frames", 1)) == ("WEBP", (320, 240), FRAMES)
     assert f"320x/webp/{KEY}" in keys(s3, env.derivatives)
 
 

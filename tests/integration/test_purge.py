@@ -77,7 +77,11 @@ def test_replacing_an_original_serves_the_new_picture(stack: Served, s3: Any) ->
         lambda: "64x/png/p/cat.jpg" not in keys(s3, "derivatives"), "stale derivative deleted"
     )
     for url in urls:
-        eventually(lambda url=url: red_share(fetch(url)) < 0.2, f"{url} shows the new picture")
+
+        def shows_the_new_picture(url: str = url) -> bool:
+            return red_share(fetch(url)) < 0.2
+
+        eventually(shows_the_new_picture, f"{url} shows the new picture")
     # the other original, whose key merely starts with this one's, kept its derivative
     assert "64x/jpeg/p/cat.jpg/other.jpg" in keys(s3, "derivatives")
 

@@ -16,7 +16,8 @@ from PIL import Image
 
 from infra.local.s3_server import free_port
 from regional_resizer import handler as resizer
-from regional_resizer import responses
+from regional_resizer import pipeline, responses
+from regional_resizer.pipeline import Rendition
 from shared.layout import index_prefix
 from tests.conftest import EVENTS, Buckets
 
@@ -237,9 +238,9 @@ def test_original_replaced_while_rendering_takes_the_derivative_back(
     env: Buckets, s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=env.originals, Key="race.jpg", Body=jpeg_bytes())
-    real_render = resizer.render
+    real_render = pipeline.render  # what the handler imported as its `render`
 
-    def render_then_replace(*args: Any, **kwargs: Any) -> Any:
+    def render_then_replace(*args: Any, **kwargs: Any) -> Rendition:
         rendition = real_render(*args, **kwargs)
         s3.put_object(Bucket=env.originals, Key="race.jpg", Body=jpeg_bytes((300, 200)))
         return rendition

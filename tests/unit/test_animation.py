@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TypedDict, Unpack
 
 import pytest
 from PIL import Image, ImageSequence
@@ -25,8 +26,16 @@ def request(fmt: str, width: int | None = None, height: int | None = None) -> Im
     return ImageRequest(source="a.gif", format=fmt, width=width, height=height)
 
 
+class GifParams(TypedDict, total=False):
+    """What the tests pass to Pillow's GIF writer besides the frames and durations."""
+
+    loop: int
+
+
 def gif(
-    durations: list[int] | int = 100, size: tuple[int, int] = (40, 20), **params: object
+    durations: list[int] | int = 100,
+    size: tuple[int, int] = (40, 20),
+    **params: Unpack[GifParams],
 ) -> bytes:
     """Three frames: red, blue, green; ``params`` go to Pillow's GIF writer (loop...)."""
     frames = [Image.new("RGB", size, colour) for colour in COLOURS]
@@ -61,7 +70,7 @@ def test_webp_and_png_keep_every_frame_and_its_timing(fmt: str, pil_format: str)
     result = render(gif([100, 200, 300], loop=0), request(fmt, 20), CONFIG)
     assert result.frames == 3 and (result.width, result.height) == (20, 10)
     with Image.open(io.BytesIO(result.body)) as out:
-        assert out.format == pil_format and out.n_frames == 3
+        assert out.format == pil_format and getattr(out, "n_frames", 1) == 3
         assert out.info["loop"] == 0
     frames = frames_of(result.body)
     assert [duration for _, duration in frames] == [100, 200, 300]
@@ -86,7 +95,7 @@ def test_jpeg_and_avif_give_the_first_frame(fmt: str) -> None:
         ({"loop": 2}, 3),  # two repetitions after the first play
     ],
 )
-def test_gif_loop_count_becomes_plays(params: dict[str, int], plays: int) -> None:
+def test_gif_loop_count_becomes_plays(params: GifParams, plays: int) -> None:
     result = render(gif(**params), request("webp"), CONFIG)
     with Image.open(io.BytesIO(result.body)) as out:
         assert out.info["loop"] == plays

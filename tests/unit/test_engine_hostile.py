@@ -30,14 +30,15 @@ def seeds() -> dict[str, bytes]:
     """Small valid originals: stills and animations of the formats the resizer reads."""
     out: dict[str, bytes] = {}
     still = _frames()[0]
-    for name, fmt, params in (
+    stills: tuple[tuple[str, str, dict[str, object]], ...] = (
         ("jpeg", "JPEG", {}),
         ("png", "PNG", {}),
         ("webp", "WEBP", {}),
         ("tiff", "TIFF", {}),
         ("bmp", "BMP", {}),
         ("avif", "AVIF", {}),
-    ):
+    )
+    for name, fmt, params in stills:
         buffer = io.BytesIO()
         (still.convert("RGB") if fmt in ("JPEG", "BMP") else still).save(buffer, fmt, **params)
         out[name] = buffer.getvalue()

@@ -323,7 +323,9 @@ def test_resampling_policy(
     kernel: Image.Resampling,
     gap: float,
 ) -> None:
-    assert resampling.choose(box, size, scale) == (kernel, pytest.approx(gap))
+    chosen_kernel, chosen_gap = resampling.choose(box, size, scale)
+    assert chosen_kernel == kernel
+    assert chosen_gap == pytest.approx(gap)
 
 
 # --- colour ----------------------------------------------------------------------------
