@@ -39,7 +39,7 @@ from functools import partial
 from PIL import Image, ImageMath
 
 from regional_resizer import animation, codecs, colour, resampling
-from regional_resizer.plan import Plan, Size, oriented, plan
+from regional_resizer.plan import Plan, Size, oriented, plan, scaled_origin
 from shared.config import Config
 from shared.contract import ImageRequest
 from shared.errors import CorruptImage
@@ -119,6 +119,7 @@ class _Decoded:
     orientation: int
     profile: bytes | None
     size: Size  # the source at full resolution, upright
+    origin: tuple[float, float]  # where it starts in the upright decode (``scaled_origin``)
 
 
 def render(
@@ -188,6 +189,7 @@ def decode(data: bytes, request: ImageRequest, config: Config) -> _Decoded:
         orientation,
         profile if isinstance(profile, bytes) and profile else None,
         oriented(full_size, orientation),
+        scaled_origin(full_size, image.size, scale, orientation),
     )
 
 
@@ -201,7 +203,7 @@ def _resize_frames(
     geometry = plan(*decoded.size, request)
     steps: tuple[Step, ...] = (
         partial(orient, orientation=decoded.orientation),
-        partial(resize, geometry=geometry, scale=decoded.scale),
+        partial(resize, geometry=geometry, scale=decoded.scale, origin=decoded.origin),
         partial(colour.to_srgb, profile=decoded.profile),
         partial(pad, geometry=geometry, fmt=fmt),
         partial(to_output_mode, fmt=fmt),
@@ -282,13 +284,17 @@ def orient(image: Image.Image, orientation: int) -> Image.Image:
     return image if method is None else image.transpose(method)
 
 
-def resize(image: Image.Image, geometry: Plan, scale: float) -> Image.Image:
-    """Resample the planned region (scaled down as much as the decoder already did)."""
+def resize(
+    image: Image.Image, geometry: Plan, scale: float, origin: tuple[float, float] = (0.0, 0.0)
+) -> Image.Image:
+    """Resample the planned region (scaled down as much as the decoder already did, and
+    starting at ``origin`` of the decoded image, in source pixels)."""
+    x, y = origin
     box = (
-        geometry.box[0] / scale,
-        geometry.box[1] / scale,
-        geometry.box[2] / scale,
-        geometry.box[3] / scale,
+        (geometry.box[0] + x) / scale,
+        (geometry.box[1] + y) / scale,
+        (geometry.box[2] + x) / scale,
+        (geometry.box[3] + y) / scale,
     )
     if image.size == geometry.size and box == (0, 0, *image.size):
         return image

@@ -129,3 +129,30 @@ def turns(orientation: int) -> bool:
 def oriented(size: Size, orientation: int) -> Size:
     """The displayed size of a stored ``size`` under an EXIF orientation."""
     return (size[1], size[0]) if turns(orientation) else size
+
+
+# For each EXIF orientation: which stored side becomes the upright x and y, and whether
+# the turn reverses it (the transposes of ``pipeline.orient``).
+_UPRIGHT_AXES = {
+    1: ((0, False), (1, False)),
+    2: ((0, True), (1, False)),
+    3: ((0, True), (1, True)),
+    4: ((0, False), (1, True)),
+    5: ((1, False), (0, False)),
+    6: ((1, True), (0, False)),
+    7: ((1, True), (0, True)),
+    8: ((1, False), (0, True)),
+}
+
+
+def scaled_origin(
+    stored: Size, decoded: Size, scale: float, orientation: int
+) -> tuple[float, float]:
+    """Where the source's first column and row are in an upright, DCT-scaled decode, in
+    source pixels. libjpeg rounds each scaled side up: the last column (row) it decodes
+    covers less than ``scale`` source pixels, padded by the block's replicated edge. Once
+    turned upright, a reversed side starts with that padding, and the planned box must
+    skip it (``scale`` times the decoded side, less the source side)."""
+    excess = (decoded[0] * scale - stored[0], decoded[1] * scale - stored[1])
+    (x_side, x_reversed), (y_side, y_reversed) = _UPRIGHT_AXES.get(orientation, _UPRIGHT_AXES[1])
+    return (excess[x_side] if x_reversed else 0.0, excess[y_side] if y_reversed else 0.0)

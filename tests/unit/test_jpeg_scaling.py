@@ -5,14 +5,15 @@ from __future__ import annotations
 import io
 import math
 from fractions import Fraction
+from functools import cache
 
 import pytest
-from PIL import Image, ImageChops, ImageStat
+from PIL import Image, ImageChops, ImageCms, ImageOps, ImageStat
 
-from regional_resizer import codecs, jpeg_scaling, pipeline
+from regional_resizer import codecs, jpeg_scaling, pipeline, resampling
 from shared.config import Config
 from shared.contract import ImageRequest
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, corpus_rows
 
 CONFIG = Config()
 SCALES = (Fraction(8), Fraction(4), Fraction(8, 3), Fraction(2))
@@ -95,3 +96,64 @@ def test_a_lossless_jpeg_is_decoded_in_full_and_then_resized(width: int) -> None
     request = ImageRequest.canonical("l.jpg", fmt="png", width=width, config=CONFIG)
     rendition = pipeline.render(data, request, CONFIG)
     assert (rendition.width, rendition.height) == (width, round(149 * width / 227))
+
+
+# Shrinks that make ``plan.dct_scale`` pick each scale (the kernel gets 2x, 2.25x, 1.5x, 1.6x).
+SHRINK_FOR = {Fraction(8): 16.0, Fraction(4): 9.0, Fraction(8, 3): 4.0, Fraction(2): 3.2}
+# Mean difference from the full decode: LANCZOS follows 1/8 and 1/4, HAMMING (softer on
+# the synthetic charts' sharp edges) 3/8 and 1/2. Measured at most 3.3 (CMYK, converted
+# after the resize) and 5.3; a box
+# misplaced by the DCT's rounded-up last block gave 7.3 and 4.1 (orient_landscape_3.jpg).
+LIMIT = {Fraction(8): 3.5, Fraction(4): 3.5, Fraction(8, 3): 6.0, Fraction(2): 6.0}
+CORPUS_JPEGS = [
+    row["file"]
+    for row in corpus_rows()
+    if row["format"] in ("JPEG", "MPO")
+    and not row["file"].startswith(("bad_", "bomb_"))
+    and jpeg_scaling.scalable((CORPUS / row["file"]).read_bytes())
+]
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@cache
+def corpus_reference(name: str) -> Image.Image:
+    """Frame 0 decoded in full, upright, in sRGB: with Pillow's high-level API only."""
+    with Image.open(CORPUS / name) as opened:
+        profile = opened.info.get("icc_profile")
+        image = ImageOps.exif_transpose(opened)
+    if profile:
+        converted = ImageCms.profileToProfile(image, io.BytesIO(profile), SRGB, outputMode="RGB")
+        assert converted is not None
+        image = converted
+    return image.convert("RGB")
+
+
+def upright_width(name: str) -> int:
+    with Image.open(CORPUS / name) as image:
+        turned = codecs.exif_orientation(image) in (5, 6, 7, 8)
+        return image.height if turned else image.width
+
+
+# Each JPEG at each scale, as long as the output stays at least 16 pixels wide.
+AT_SCALES = [
+    (name, factor, round(upright_width(name) / SHRINK_FOR[factor]))
+    for name in CORPUS_JPEGS
+    for factor in SCALES
+    if upright_width(name) / SHRINK_FOR[factor] >= 16
+]
+
+
+@pytest.mark.parametrize(("name", "factor", "width"), AT_SCALES)
+def test_corpus_jpegs_at_every_scale_match_a_full_decode(
+    name: str, factor: Fraction, width: int
+) -> None:
+    wanted = corpus_reference(name)
+    config = Config(sizes=(width,))
+    request = ImageRequest.canonical(name, fmt="png", width=width, config=config)
+    source = codecs.open_image((CORPUS / name).read_bytes(), config)
+    assert resampling.shrink_on_load(source, request) == pytest.approx(float(factor))
+    out = Image.open(
+        io.BytesIO(pipeline.render((CORPUS / name).read_bytes(), request, config).body)
+    )
+    reference = wanted.resize(out.size, Image.Resampling.LANCZOS)
+    assert mean_difference(out.convert("RGB"), reference.convert("RGB")) < LIMIT[factor]

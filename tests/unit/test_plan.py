@@ -16,6 +16,7 @@ from regional_resizer.plan import (
     dct_scale,
     oriented,
     plan,
+    scaled_origin,
 )
 from shared.config import MAX_DIMENSION
 from shared.contract import ImageRequest
@@ -210,3 +211,23 @@ def test_dct_scale_leaves_the_kernel_its_room(src_w: int, src_h: int, req: Image
 )
 def test_orientations_5_to_8_swap_the_sides(orientation: int, size: tuple[int, int]) -> None:
     assert oriented((4, 3), orientation) == size
+
+
+@pytest.mark.parametrize(
+    ("orientation", "origin"),
+    [
+        (1, (0, 0)),
+        (2, (6, 0)),
+        (3, (6, 7)),
+        (4, (0, 7)),
+        (5, (0, 0)),
+        (6, (7, 0)),
+        (7, (7, 6)),
+        (8, (0, 6)),
+    ],
+)
+def test_a_reversed_side_starts_with_the_dct_padding(
+    orientation: int, origin: tuple[float, float]
+) -> None:
+    # 450x601 decoded at 1/8 is 57x76: 6 and 7 source pixels more than the source.
+    assert scaled_origin((450, 601), (57, 76), 8, orientation) == origin
