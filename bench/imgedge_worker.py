@@ -1,5 +1,5 @@
 """The imgedge side of the benchmark: one process answering JSON lines on stdin/stdout.
-Usage: python -m bench.imgedge_worker <corpus dir>
+Usage: python -m bench.imgedge_worker <corpus dir> [balanced|lanczos]  (the ``resampling``)
 
     {"cmd": "run", "case": "a", "n": 5}   -> {"seconds": [...], "cpu_seconds": 0.1, "bytes": 68000}
     {"cmd": "outputs", "case": "a"}       -> the encoded output and the pixels before encoding
@@ -13,6 +13,7 @@ before encoding). One thread: libjpeg, libwebp and zlib have none, and libavif i
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import sys
 import time
@@ -23,6 +24,7 @@ from PIL import Image
 
 from bench.cases import ALL, CONFIG, Case
 from regional_resizer import codecs, pipeline
+from shared.config import Config
 
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
@@ -38,23 +40,23 @@ def _with_speed(case: Case) -> None:
     codecs.AVIF_SPEED = case.avif_speed or DEFAULT_AVIF_SPEED
 
 
-def run(case: Case, data: bytes, n: int) -> dict[str, Any]:
+def run(case: Case, data: bytes, n: int, config: Config = CONFIG) -> dict[str, Any]:
     _with_speed(case)
     request = case.request()
     seconds, size = [], 0
     cpu = time.process_time()  # the whole process's CPU time, as node's cpuUsage()
     for _ in range(n):
         start = time.perf_counter()
-        size = len(pipeline.render(data, request, CONFIG).body)
+        size = len(pipeline.render(data, request, config).body)
         seconds.append(time.perf_counter() - start)
     return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "bytes": size}
 
 
-def outputs(case: Case, data: bytes) -> dict[str, Any]:
+def outputs(case: Case, data: bytes, config: Config = CONFIG) -> dict[str, Any]:
     _with_speed(case)
     request = case.request()
-    body = pipeline.render(data, request, CONFIG).body
-    image: Image.Image = pipeline.transform(data, request, CONFIG).images[0]
+    body = pipeline.render(data, request, config).body
+    image: Image.Image = pipeline.transform(data, request, config).images[0]
     return {
         "encoded": base64.b64encode(body).decode("ascii"),
         "raw": base64.b64encode(image.tobytes()).decode("ascii"),
@@ -64,8 +66,14 @@ def outputs(case: Case, data: bytes) -> dict[str, Any]:
     }
 
 
+def with_resampling(resampling: str) -> Config:
+    """The benchmark's configuration with another ``resampling``."""
+    return dataclasses.replace(CONFIG, resampling=resampling)
+
+
 def main() -> None:
     corpus = Path(sys.argv[1])  # not tests.conftest: its imports (boto3) would weigh here
+    config = with_resampling(sys.argv[2] if len(sys.argv) > 2 else CONFIG.resampling)
     sources: dict[str, bytes] = {}
     for line in sys.stdin:
         message = json.loads(line)
@@ -74,9 +82,9 @@ def main() -> None:
         case = ALL[message["case"]]
         data = sources.setdefault(case.source, (corpus / case.source).read_bytes())
         if message["cmd"] == "run":
-            answer = run(case, data, int(message["n"]))
+            answer = run(case, data, int(message["n"]), config)
         else:
-            answer = outputs(case, data)
+            answer = outputs(case, data, config)
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 

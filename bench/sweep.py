@@ -60,6 +60,7 @@ from bench.cases import CONFIG, JPEG, Case
 from bench.reference import reference
 from regional_resizer.codecs import exif_orientation
 from regional_resizer.plan import Size, oriented
+from shared.config import RESAMPLING, Config
 from shared.contract import ImageRequest
 
 SOURCES = (
@@ -123,7 +124,7 @@ Scores = tuple[Size, Size, float, float | None]  # imgedge's size, sharp's, SSIM
 def main(argv: list[str] | None = None) -> None:
     args = _arguments(argv)
     if args.worker:
-        serve(Path(args.worker))
+        serve(Path(args.worker), imgedge_worker.with_resampling(args.resampling))
         return
     # Only here: tests.conftest (which vs_sharp imports) brings boto3 and pytest, which the
     # worker, started from this module too, does without.
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     uprights = {source: _upright(CORPUS / source) for source in args.sources}
     cases = sweep_cases(uprights, args.widths, args.boxes)
     cpu = max(os.sched_getaffinity(0))
-    with _workers(scratch, CORPUS, cpu, cases) as (imgedge, sharp, versions):
+    with _workers(scratch, CORPUS, cpu, cases, args.resampling) as (imgedge, sharp, versions):
         rows = sweep(cases, (imgedge, sharp), args.reps, CORPUS, scratch)
     print(table(rows))
     print(summary(rows))
@@ -147,6 +148,7 @@ def main(argv: list[str] | None = None) -> None:
             "command": "python -m bench.sweep " + " ".join(argv or sys.argv[1:]),
             "environment": vs_sharp._environment(versions, cpu),
             "reps": args.reps,
+            "resampling": args.resampling,
             "rows": [dataclasses.asdict(row) for row in rows],
         }
         Path(args.json).write_text(json.dumps(report, indent=2) + "\n")
@@ -170,6 +172,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--reps", type=int, default=DEFAULT_REPS)
     parser.add_argument("--json", help="also write every row to this file")
+    parser.add_argument(
+        "--resampling",
+        choices=RESAMPLING,
+        default=RESAMPLING[0],
+        help="imgedge's configured resampling (shared.config)",
+    )
     parser.add_argument(
         "--scratch",
         default=str(workers.REPO / ".imgedge" / "bench"),
@@ -219,10 +227,11 @@ def _case(source: str, width: int, height: int | None) -> SweepCase:
 
 @contextmanager
 def _workers(
-    scratch: Path, corpus: Path, cpu: int, cases: Sequence[SweepCase]
+    scratch: Path, corpus: Path, cpu: int, cases: Sequence[SweepCase], resampling: str
 ) -> Iterator[tuple[workers.Worker, workers.Worker, dict[str, str]]]:
     """Both workers on ``cpu``, set up with the cases; and sharp's library versions."""
-    imgedge = workers.Worker("imgedge", [*WORKER, str(corpus)], cpu)
+    argv = [*WORKER, str(corpus), "--resampling", resampling]
+    imgedge = workers.Worker("imgedge", argv, cpu)
     try:
         imgedge.ask({"cmd": "setup", "cases": {c.key: dataclasses.asdict(c) for c in cases}})
         specs = {case.key: case.sharp_spec() for case in cases}
@@ -393,7 +402,7 @@ def summary(rows: Sequence[Row]) -> str:
     return "\n".join([line, *unscored])
 
 
-def serve(corpus: Path) -> None:
+def serve(corpus: Path, config: Config) -> None:
     """The imgedge worker of this sweep: ``bench.imgedge_worker``'s protocol and its ``run``
     and ``outputs``, with the cases sent first, as ``{"cmd": "setup", "cases": {key: the
     fields of a SweepCase}}`` (the sharp worker's setup), instead of ``bench.cases.ALL``."""
@@ -410,9 +419,9 @@ def serve(corpus: Path) -> None:
             case = cases[message["case"]]
             data = sources.setdefault(case.source, (corpus / case.source).read_bytes())
             if message["cmd"] == "run":
-                answer = imgedge_worker.run(case, data, int(message["n"]))
+                answer = imgedge_worker.run(case, data, int(message["n"]), config)
             else:
-                answer = imgedge_worker.outputs(case, data)
+                answer = imgedge_worker.outputs(case, data, config)
         sys.stdout.write(json.dumps(answer) + "\n")
         sys.stdout.flush()
 

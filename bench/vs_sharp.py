@@ -1,6 +1,7 @@
 """imgedge against sharp on sharp's benchmark photo and friends, single-threaded, interleaved.
 
     python -m bench.vs_sharp [--rounds N] [--json FILE] [--cases a,c5] [--scratch DIR]
+                             [--resampling balanced|lanczos]
 
 For each case: both workers warm up, then N rounds alternate between them (imgedge first
 in even rounds, sharp first in odd ones), each round timing the same number of operations
@@ -35,6 +36,7 @@ from PIL import Image, features
 from bench import toolchain, workers
 from bench.cases import ALL, CASES, SHARP_VERSION, VARIANTS, Case
 from bench.reference import reference
+from shared.config import RESAMPLING
 from tests.conftest import CORPUS
 
 DEFAULT_ROUNDS = 11
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     versions: dict[str, str] = {}
     for case in (ALL[key] for key in args.cases.split(",")):
         # A fresh pair per case: each peak RSS is that case's, not the largest so far.
-        imgedge = workers.imgedge(CORPUS, cpu)
+        imgedge = workers.imgedge(CORPUS, cpu, args.resampling)
         sharp, versions = workers.sharp(scratch, CORPUS, cpu, {case.key: case.sharp_spec()})
         try:
             results[case.key] = measure(case, imgedge, sharp, args.rounds)
@@ -74,6 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         "command": "python -m bench.vs_sharp " + " ".join(argv or sys.argv[1:]),
         "environment": _environment(versions, cpu),
         "rounds": args.rounds,
+        "resampling": args.resampling,
         "cases": {key: value for key, value in results.items() if key in CASES},
         "variants": {key: value for key, value in results.items() if key in VARIANTS},
     }
@@ -88,6 +91,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument(
         "--cases", default=",".join(ALL), help=f"comma-separated, of {', '.join(ALL)}"
+    )
+    parser.add_argument(
+        "--resampling",
+        choices=RESAMPLING,
+        default=RESAMPLING[0],
+        help="imgedge's configured resampling (shared.config)",
     )
     parser.add_argument(
         "--scratch",
@@ -193,7 +202,8 @@ def table(report: dict[str, Any]) -> str:
     env = report["environment"]
     head = (
         f"imgedge (Pillow {env['pillow']}) vs sharp {env['sharp']['sharp']} "
-        f"(libvips {env['sharp']['vips']}); one CPU each, {report['rounds']} interleaved "
+        f"(libvips {env['sharp']['vips']}); resampling {report['resampling']}; one CPU each, "
+        f"{report['rounds']} interleaved "
         f"rounds; {env['cpu_model']}; op/s on CPU time, median (range)"
     )
     columns = (

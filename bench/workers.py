@@ -75,8 +75,9 @@ class Worker:
             pass
 
 
-def imgedge(corpus: Path, cpu: int) -> Worker:
-    return Worker("imgedge", [sys.executable, "-m", "bench.imgedge_worker", str(corpus)], cpu)
+def imgedge(corpus: Path, cpu: int, resampling: str = "balanced") -> Worker:
+    argv = [sys.executable, "-m", "bench.imgedge_worker", str(corpus), resampling]
+    return Worker("imgedge", argv, cpu)
 
 
 def sharp(scratch: Path, corpus: Path, cpu: int, cases: dict[str, Any]) -> tuple[Worker, Any]:

@@ -203,7 +203,13 @@ def _resize_frames(
     geometry = plan(*decoded.size, request)
     steps: tuple[Step, ...] = (
         partial(orient, orientation=decoded.orientation),
-        partial(resize, geometry=geometry, scale=decoded.scale, origin=decoded.origin),
+        partial(
+            resize,
+            geometry=geometry,
+            scale=decoded.scale,
+            origin=decoded.origin,
+            balanced=config.resampling == "balanced",
+        ),
         partial(colour.to_srgb, profile=decoded.profile),
         partial(pad, geometry=geometry, fmt=fmt),
         partial(to_output_mode, fmt=fmt),
@@ -285,10 +291,15 @@ def orient(image: Image.Image, orientation: int) -> Image.Image:
 
 
 def resize(
-    image: Image.Image, geometry: Plan, scale: float, origin: tuple[float, float] = (0.0, 0.0)
+    image: Image.Image,
+    geometry: Plan,
+    scale: float,
+    origin: tuple[float, float] = (0.0, 0.0),
+    balanced: bool = True,
 ) -> Image.Image:
     """Resample the planned region (scaled down as much as the decoder already did, and
-    starting at ``origin`` of the decoded image, in source pixels)."""
+    starting at ``origin`` of the decoded image, in source pixels); ``balanced``: see
+    ``resampling.choose``."""
     x, y = origin
     box = (
         (geometry.box[0] + x) / scale,
@@ -298,7 +309,7 @@ def resize(
     )
     if image.size == geometry.size and box == (0, 0, *image.size):
         return image
-    kernel, gap = resampling.choose(box, geometry.size, scale)
+    kernel, gap = resampling.choose(box, geometry.size, scale, balanced)
     return image.resize(geometry.size, kernel, box=box, reducing_gap=gap)
 
 

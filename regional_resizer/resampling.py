@@ -56,10 +56,13 @@ def shrink_on_load(source: codecs.Source, request: ImageRequest) -> float:
     return float(jpeg_scaling.decode_at(image, factor))
 
 
-def choose(box: Box, size: Size, scale: float) -> tuple[Image.Resampling, float]:
+def choose(
+    box: Box, size: Size, scale: float, balanced: bool = True
+) -> tuple[Image.Resampling, float]:
     """The kernel and reducing gap that shrink ``box`` to ``size`` after the decoder shrank
     the source ``scale`` times: the reference (LANCZOS after box-reducing down to 2x)
-    unless a DCT shrink already did; then a short box reduce and a short kernel."""
+    unless a DCT shrink already did; then a short box reduce and a short kernel, HAMMING
+    over a long last step when ``balanced`` (the configuration's ``resampling``)."""
     if scale == 1:
         return RESAMPLE, REDUCING_GAP
     ratios = ((box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1])
@@ -67,6 +70,6 @@ def choose(box: Box, size: Size, scale: float) -> tuple[Image.Resampling, float]
     gap = max(DRAFTED_REDUCING_GAP, max(ratios) / (most + 0.5))
     factors = [int(ratio / gap) or 1 for ratio in ratios]  # as Pillow computes them
     step = max(ratio / factor for ratio, factor in zip(ratios, factors, strict=True))
-    if scale < 4 and max(factors) == 1 and step > LANCZOS_MAX_STEP:
+    if balanced and scale < 4 and max(factors) == 1 and step > LANCZOS_MAX_STEP:
         return Image.Resampling.HAMMING, gap
     return RESAMPLE, gap

@@ -33,6 +33,9 @@ DEFAULT_SIZES = (
     960, 1024, 1080, 1200, 1280, 1440, 1536, 1600, 1920, 2048, 2560, 3072, 3840, 4096,
 )  # fmt: skip
 DEFAULT_QUALITIES = (10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 100)
+RESAMPLING = ("balanced", "lanczos")
+"""How the resizer finishes a shrink (``regional_resizer.resampling``): "balanced" leaves a
+long last step after a JPEG DCT shrink by 2 or 8/3 to HAMMING, "lanczos" never does."""
 
 
 class ConfigError(ValueError):
@@ -79,6 +82,11 @@ class Config:
     # Cache-Control max-age of stored derivatives and of error responses.
     derivative_max_age: int = 365 * 24 * 3600
     error_max_age: int = 60
+
+    # "balanced": HAMMING over a long last step after halving or 3/8 JPEG DCT scaling (3-5x
+    # shrinks), 20-45% less resize time there; "lanczos": LANCZOS everywhere, as libvips,
+    # sharper on detailed photos (README, "How the engine resamples").
+    resampling: str = "balanced"
 
     # Share of requests the edge starts an X-Ray trace for (a viewer's sampled
     # X-Amzn-Trace-Id is honoured whatever this says). X-Ray bills per trace recorded.
@@ -175,6 +183,8 @@ def _problems(config: Config) -> list[str]:
             problems.append(f"signing_keys: id {key_id!r} must match [a-z0-9_-]{{1,32}}")
         if not isinstance(secret, str) or len(secret) < 16:
             problems.append(f"signing_keys.{key_id}: the secret must be 16 characters or more")
+    if config.resampling not in RESAMPLING:
+        problems.append(f"resampling: must be one of {list(RESAMPLING)}")
     rate = config.trace_sampling_rate
     if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
         problems.append("trace_sampling_rate: must be a number in 0..1")

@@ -17,11 +17,17 @@ def test_defaults_are_valid_and_bounded() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(ConfigError) as raised:
         Config.from_mapping(
-            {"sizes": [300, 200], "formats": ["gif"], "max_frames": -1, "qualities": [0]}
+            {
+                "sizes": [300, 200],
+                "formats": ["gif"],
+                "max_frames": -1,
+                "qualities": [0],
+                "resampling": "nearest",
+            }
         )
     text = str(raised.value)
-    assert len(raised.value.problems) >= 4
-    for name in ("sizes", "formats", "max_frames", "qualities"):
+    assert len(raised.value.problems) >= 5
+    for name in ("sizes", "formats", "max_frames", "qualities", "resampling"):
         assert name in text
 
 
@@ -48,5 +54,5 @@ def test_environment_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_round_trip_through_mapping() -> None:
-    config = Config(sizes=(10, 20), error_max_age=7)
+    config = Config(sizes=(10, 20), error_max_age=7, resampling="lanczos")
     assert Config.from_mapping(config.to_mapping()) == config
