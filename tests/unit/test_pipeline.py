@@ -263,7 +263,9 @@ def test_every_orientation_matches_exif_transpose(
     [
         (128, 8),  # 2048/8 = 256 leaves the kernel 2x
         (200, 4),  # 1/8 would leave 1.28x, 1/4 leaves 2.56x
-        (300, 2),  # 6.8x: 3/8 would leave 2.56x, past its limit; 1/2 leaves 3.4x
+        (300, 4),  # 6.8x: 1/4 leaves 1.7x
+        (350, 4),  # 5.85x: 1/4 leaves 1.46x...
+        (380, 2),  # ... but not 1.35x (5.4x), and 3/8 stops at 5.2x: 1/2
         (500, 8 / 3),  # 1/4 would leave 1.02x, 3/8 leaves 1.54x
         (540, 8 / 3),  # 3/8 leaves 1.42x...
         (560, 2),  # ... but not 1.37x: 1/2 leaves 1.83x
