@@ -38,14 +38,14 @@ class Case:
     sharp_options: dict[str, Any] = field(default_factory=dict)
     avif_speed: int | None = None  # imgedge's codecs.AVIF_SPEED for this case only
 
-    def request(self) -> ImageRequest:
+    def request(self, config: Config = CONFIG) -> ImageRequest:
         return ImageRequest.canonical(
             self.source,
             fmt=self.fmt,
             width=self.width,
             height=self.height,
             fit=self.fit,
-            config=CONFIG,
+            config=config,
         )
 
     def sharp_spec(self) -> dict[str, Any]:

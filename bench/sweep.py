@@ -60,7 +60,7 @@ from bench.cases import CONFIG, JPEG, Case
 from bench.reference import reference
 from regional_resizer.codecs import exif_orientation
 from regional_resizer.plan import Size, oriented
-from shared.config import RESAMPLING, Config
+from shared.config import Config
 from shared.contract import ImageRequest
 
 SOURCES = (
@@ -79,17 +79,9 @@ class SweepCase(Case):
     """A benchmark case whose own width and height are on its allow-list (the benchmark's
     ``CONFIG`` plus them), so that imgedge and the reference are asked for exactly them."""
 
-    def request(self) -> ImageRequest:
-        sizes = {*CONFIG.sizes, *(side for side in (self.width, self.height) if side)}
-        config = dataclasses.replace(CONFIG, sizes=tuple(sorted(sizes)))
-        return ImageRequest.canonical(
-            self.source,
-            fmt=self.fmt,
-            width=self.width,
-            height=self.height,
-            fit=self.fit,
-            config=config,
-        )
+    def request(self, config: Config = CONFIG) -> ImageRequest:
+        sizes = {*config.sizes, *(side for side in (self.width, self.height) if side)}
+        return super().request(dataclasses.replace(config, sizes=tuple(sorted(sizes))))
 
     @property
     def label(self) -> str:
@@ -172,17 +164,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--reps", type=int, default=DEFAULT_REPS)
     parser.add_argument("--json", help="also write every row to this file")
-    parser.add_argument(
-        "--resampling",
-        choices=RESAMPLING,
-        default=RESAMPLING[0],
-        help="imgedge's configured resampling (shared.config)",
-    )
-    parser.add_argument(
-        "--scratch",
-        default=str(workers.REPO / ".imgedge" / "bench"),
-        help="where sharp and numpy are installed (once)",
-    )
+    workers.add_arguments(parser)
     parser.add_argument("--worker", metavar="CORPUS", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.reps < 1:

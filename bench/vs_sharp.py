@@ -36,7 +36,6 @@ from PIL import Image, features
 from bench import toolchain, workers
 from bench.cases import ALL, CASES, SHARP_VERSION, VARIANTS, Case
 from bench.reference import reference
-from shared.config import RESAMPLING
 from tests.conftest import CORPUS
 
 DEFAULT_ROUNDS = 11
@@ -92,17 +91,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--cases", default=",".join(ALL), help=f"comma-separated, of {', '.join(ALL)}"
     )
-    parser.add_argument(
-        "--resampling",
-        choices=RESAMPLING,
-        default=RESAMPLING[0],
-        help="imgedge's configured resampling (shared.config)",
-    )
-    parser.add_argument(
-        "--scratch",
-        default=str(workers.REPO / ".imgedge" / "bench"),
-        help="where sharp and numpy are installed (once)",
-    )
+    workers.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.rounds < 1 or any(key not in ALL for key in args.cases.split(",")):
         parser.error("--rounds must be positive and --cases name known cases")

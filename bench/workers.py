@@ -10,12 +10,15 @@ while running the case, the process's own baseline (interpreter, libraries) incl
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+from shared.config import RESAMPLING
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
@@ -24,6 +27,21 @@ ONE_THREAD = {
     "UV_THREADPOOL_SIZE": "1",  # node's libuv pool, where sharp runs its work
     "VIPS_CONCURRENCY": "1",  # libvips (sharp.concurrency(1) says it again)
 }
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options both benchmarks take: imgedge's resampling and sharp's scratch folder."""
+    parser.add_argument(
+        "--resampling",
+        choices=RESAMPLING,
+        default=RESAMPLING[0],
+        help="imgedge's configured resampling (shared.config)",
+    )
+    parser.add_argument(
+        "--scratch",
+        default=str(REPO / ".imgedge" / "bench"),
+        help="where sharp and numpy are installed (once)",
+    )
 
 
 class Worker:
