@@ -301,8 +301,12 @@ def test_no_draft_for_other_formats() -> None:
 @pytest.mark.parametrize(
     ("box", "size", "scale", "kernel", "gap"),
     [
-        # the reference: LANCZOS after box-reducing down to 2x, whatever the ratio
+        # the reference: LANCZOS after box-reducing down to 2x...
         ((0, 0, 800, 600), (100, 75), 1, Image.Resampling.LANCZOS, 2.0),
+        ((0, 0, 800, 600), (200, 150), 1, Image.Resampling.LANCZOS, 2.0),
+        # ... but BICUBIC when no box reduce shares the shrink (under 4x)
+        ((0, 0, 800, 600), (201, 151), 1, Image.Resampling.BICUBIC, 2.0),
+        ((0, 0, 4032, 3024), (1600, 1200), 1, Image.Resampling.BICUBIC, 2.0),
         # after a DCT shrink: a short last step keeps LANCZOS...
         ((0, 0, 340, 277), (256, 209), 8, Image.Resampling.LANCZOS, 1.3),
         # ... and so does one that a box reduce by 2 brings down to 1.34x
@@ -331,10 +335,22 @@ def test_resampling_policy(
     assert chosen_gap == pytest.approx(gap)
 
 
-def test_lanczos_resampling_never_leaves_a_step_to_hamming() -> None:
-    # sharp's 720x588 task: 3/8, then 1.42x, HAMMING when balanced (the default).
-    box, size, scale = (0.0, 0.0, 1022.0, 834.0), (720, 588), 8 / 3
-    assert resampling.choose(box, size, scale)[0] == Image.Resampling.HAMMING
+@pytest.mark.parametrize(
+    ("box", "size", "scale", "balanced"),
+    [
+        # sharp's 720x588 task: 3/8, then 1.42x
+        ((0.0, 0.0, 1022.0, 834.0), (720, 588), 8 / 3, Image.Resampling.HAMMING),
+        # the phone photo to 1600 wide: no DCT scale, no box reduce
+        ((0.0, 0.0, 4032.0, 3024.0), (1600, 1200), 1, Image.Resampling.BICUBIC),
+    ],
+)
+def test_lanczos_resampling_is_lanczos_where_balanced_is_not(
+    box: tuple[float, float, float, float],
+    size: tuple[int, int],
+    scale: float,
+    balanced: Image.Resampling,
+) -> None:
+    assert resampling.choose(box, size, scale)[0] == balanced
     assert resampling.choose(box, size, scale, balanced=False)[0] == Image.Resampling.LANCZOS
 
 
