@@ -71,12 +71,11 @@ def choose(
     unless a DCT shrink already did; then a short box reduce and a short kernel. When
     ``balanced`` (the configuration's ``resampling``): BICUBIC for a shrink that no box
     reduce shares, HAMMING over a long last step after a DCT shrink."""
+    ratios = ((box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1])
     if scale == 1:
-        ratio = max((box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1])
-        if balanced and ratio < 2 * REDUCING_GAP:  # no box reduce: the kernel does it all
+        if balanced and max(ratios) < 2 * REDUCING_GAP:  # no box reduce: the kernel does all
             return UNREDUCED_RESAMPLE, REDUCING_GAP
         return RESAMPLE, REDUCING_GAP
-    ratios = ((box[2] - box[0]) / size[0], (box[3] - box[1]) / size[1])
     most = max(1, int(MAX_BOX_SHRINK / scale))  # the largest box factor allowed
     gap = max(DRAFTED_REDUCING_GAP, max(ratios) / (most + 0.5))
     factors = [int(ratio / gap) or 1 for ratio in ratios]  # as Pillow computes them
