@@ -1,9 +1,8 @@
 """The CloudFront distribution: one behaviour, the edge router on viewer request, an origin
 group (derivatives bucket, failing over to the resizer's function URL), and the policies.
 
-The local emulator (``infra/local/cloudfront.py``, ``origins.py``, ``cache.py``) is the
-same distribution on one machine; the failover statuses and the security headers are taken
-from it, and the tests check the rest agrees.
+Every value comes from ``infra/distribution.py``, the description the local emulator
+enforces too; ``tests/infra`` checks the synthesized template carries exactly those values.
 """
 
 from __future__ import annotations
@@ -17,23 +16,7 @@ from constructs import Construct
 
 from infra.aws.checks import acknowledge
 from infra.aws.settings import DeploySettings
-from infra.local.cache import CachePolicy as LocalCachePolicy
-from infra.local.cloudfront import SECURITY_HEADERS
-from infra.local.origins import FAILOVER_STATUSES
-from shared.config import Config
-from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER
-
-# The headers the resizer needs from the viewer request (after the edge router ran):
-# the trace the edge started and the edge's own timing. See shared/trace_context.py,
-# whose two constants these are. Never Host: a function URL answers only to its own name.
-# Not Accept either: the edge router has already resolved f=auto into the URI.
-FORWARDED_HEADERS = (TRACE_HEADER, EDGE_TIMING_HEADER)
-
-HSTS_MAX_AGE = Duration.days(730)
-# Statuses CloudFront caches for error_max_age (the viewer's mistake stays one), and those it
-# must never cache (the next request should reach the origin again).
-BRIEFLY_CACHED_ERRORS = (400, 404)
-UNCACHED_ERRORS = (403, 500, 502, 503, 504)
+from infra.distribution import Distribution
 
 NO_GEO_RESTRICTION = (
     "Images are served worldwide; restrict countries with the distribution's geo "
@@ -61,20 +44,34 @@ PRICE_CLASSES = {
 }
 
 
+ALLOWED_METHODS = {
+    ("GET", "HEAD"): cloudfront.AllowedMethods.ALLOW_GET_HEAD,
+    ("GET", "HEAD", "OPTIONS"): cloudfront.AllowedMethods.ALLOW_GET_HEAD_OPTIONS,
+}
+CACHED_METHODS = {
+    ("GET", "HEAD"): cloudfront.CachedMethods.CACHE_GET_HEAD,
+    ("GET", "HEAD", "OPTIONS"): cloudfront.CachedMethods.CACHE_GET_HEAD_OPTIONS,
+}
+EDGE_EVENT_TYPES = {
+    "viewer-request": cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
+    "origin-request": cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST,
+}
+
+
 def _member(header_value: str) -> str:
     """A header value as CDK's enum member name: strict-origin -> STRICT_ORIGIN."""
     return header_value.upper().replace("-", "_")
 
 
-def _security_headers() -> cloudfront.ResponseSecurityHeadersBehavior:
-    """The emulator's security headers (overriding the origin's), plus HSTS."""
-    headers = {name.lower(): value for name, value in SECURITY_HEADERS}
+def _security_headers(spec: Distribution) -> cloudfront.ResponseSecurityHeadersBehavior:
+    """The description's security headers (overriding the origin's), plus HSTS."""
+    headers = {name.lower(): value for name, value in spec.security_headers}
     assert headers.keys() == {
         "x-content-type-options",
         "content-security-policy",
         "referrer-policy",
         "x-frame-options",
-    }, "infra/local/cloudfront.py SECURITY_HEADERS changed: map the new header here"
+    }, "infra/distribution.py security_headers changed: map the new header here"
     assert headers["x-content-type-options"] == "nosniff"
     return cloudfront.ResponseSecurityHeadersBehavior(
         content_type_options=cloudfront.ResponseHeadersContentTypeOptions(override=True),
@@ -90,7 +87,9 @@ def _security_headers() -> cloudfront.ResponseSecurityHeadersBehavior:
             override=True,
         ),
         strict_transport_security=cloudfront.ResponseHeadersStrictTransportSecurity(
-            access_control_max_age=HSTS_MAX_AGE, include_subdomains=True, override=True
+            access_control_max_age=Duration.seconds(spec.hsts_max_age_s),
+            include_subdomains=spec.hsts_include_subdomains,
+            override=True,
         ),
     )
 
@@ -101,42 +100,64 @@ class Delivery(Construct):
         scope: Construct,
         id: str,
         *,
-        config: Config,
+        spec: Distribution,
         settings: DeploySettings,
         derivatives: s3.IBucket,
         resizer_url: lambda_.IFunctionUrl,
         edge_version: lambda_.IVersion,
     ) -> None:
         super().__init__(scope, id)
-        local = LocalCachePolicy()
-        # The cache key is the URI alone: the edge router has rewritten every spelling of a
-        # request into one canonical key and consumed the query string.
+        key, forwarded = spec.cache_policy, spec.origin_request_policy
         self.cache_policy = cloudfront.CachePolicy(
             self,
             "CachePolicy",
             comment="imgedge: the canonical key URI is the whole cache key",
-            min_ttl=Duration.seconds(local.min_ttl),
-            default_ttl=Duration.seconds(local.default_ttl),
-            max_ttl=Duration.seconds(max(config.derivative_max_age, local.default_ttl)),
-            query_string_behavior=cloudfront.CacheQueryStringBehavior.none(),
-            header_behavior=cloudfront.CacheHeaderBehavior.none(),
-            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
-            enable_accept_encoding_gzip=True,
-            enable_accept_encoding_brotli=True,
+            min_ttl=Duration.seconds(key.min_ttl),
+            default_ttl=Duration.seconds(key.default_ttl),
+            max_ttl=Duration.seconds(key.max_ttl),
+            query_string_behavior=(
+                cloudfront.CacheQueryStringBehavior.allow_list(*key.query_strings)
+                if key.query_strings
+                else cloudfront.CacheQueryStringBehavior.none()
+            ),
+            header_behavior=(
+                cloudfront.CacheHeaderBehavior.allow_list(*key.headers)
+                if key.headers
+                else cloudfront.CacheHeaderBehavior.none()
+            ),
+            cookie_behavior=(
+                cloudfront.CacheCookieBehavior.allow_list(*key.cookies)
+                if key.cookies
+                else cloudfront.CacheCookieBehavior.none()
+            ),
+            enable_accept_encoding_gzip=key.accept_encoding_gzip,
+            enable_accept_encoding_brotli=key.accept_encoding_brotli,
         )
         self.origin_request_policy = cloudfront.OriginRequestPolicy(
             self,
             "OriginRequestPolicy",
             comment="imgedge: the trace headers to the resizer (shared/trace_context.py)",
-            header_behavior=cloudfront.OriginRequestHeaderBehavior.allow_list(*FORWARDED_HEADERS),
-            query_string_behavior=cloudfront.OriginRequestQueryStringBehavior.none(),
-            cookie_behavior=cloudfront.OriginRequestCookieBehavior.none(),
+            header_behavior=(
+                cloudfront.OriginRequestHeaderBehavior.allow_list(*forwarded.headers)
+                if forwarded.headers
+                else cloudfront.OriginRequestHeaderBehavior.none()
+            ),
+            query_string_behavior=(
+                cloudfront.OriginRequestQueryStringBehavior.allow_list(*forwarded.query_strings)
+                if forwarded.query_strings
+                else cloudfront.OriginRequestQueryStringBehavior.none()
+            ),
+            cookie_behavior=(
+                cloudfront.OriginRequestCookieBehavior.allow_list(*forwarded.cookies)
+                if forwarded.cookies
+                else cloudfront.OriginRequestCookieBehavior.none()
+            ),
         )
         self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
             self,
             "ResponseHeadersPolicy",
             comment="imgedge: originals may be anything (SVG too): nothing here may run",
-            security_headers_behavior=_security_headers(),
+            security_headers_behavior=_security_headers(spec),
         )
         origin_group = origins.OriginGroup(
             primary_origin=origins.S3BucketOrigin.with_origin_access_control(
@@ -145,10 +166,8 @@ class Delivery(Construct):
             fallback_origin=origins.FunctionUrlOrigin.with_origin_access_control(
                 resizer_url, read_timeout=Duration.seconds(settings.origin_read_timeout_s)
             ),
-            fallback_status_codes=sorted(FAILOVER_STATUSES),
+            fallback_status_codes=sorted(spec.failover_statuses),
         )
-        error_ttls = [(s, config.error_max_age) for s in BRIEFLY_CACHED_ERRORS]
-        error_ttls += [(s, 0) for s in UNCACHED_ERRORS]
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -156,23 +175,23 @@ class Delivery(Construct):
             default_behavior=cloudfront.BehaviorOptions(
                 origin=origin_group,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-                cached_methods=cloudfront.CachedMethods.CACHE_GET_HEAD,
+                allowed_methods=ALLOWED_METHODS[spec.allowed_methods],
+                cached_methods=CACHED_METHODS[spec.cached_methods],
                 cache_policy=self.cache_policy,
                 origin_request_policy=self.origin_request_policy,
                 response_headers_policy=self.response_headers_policy,
                 compress=True,
                 edge_lambdas=[
                     cloudfront.EdgeLambda(
-                        event_type=cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
+                        event_type=EDGE_EVENT_TYPES[spec.edge.event_type],
                         function_version=edge_version,
-                        include_body=False,
+                        include_body=spec.edge.include_body,
                     )
                 ],
             ),
             error_responses=[
                 cloudfront.ErrorResponse(http_status=status, ttl=Duration.seconds(ttl))
-                for status, ttl in sorted(error_ttls)
+                for status, ttl in sorted(spec.error_caching_min_ttl.items())
             ],
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             enable_ipv6=True,

@@ -18,14 +18,20 @@ from constructs import Construct
 from infra.aws.checks import acknowledge
 from infra.aws.resizer import RUNTIME_PINNED, python_runtime
 from infra.aws.settings import DeploySettings
+from infra.distribution import EdgeTrigger
 from infra.package import EDGE_HANDLER
-
-VIEWER_MEMORY_MB = 128  # the most a viewer-event function may have
-VIEWER_TIMEOUT_S = 5  # the longest a viewer-event function may run
 
 
 class EdgeRouter(Construct):
-    def __init__(self, scope: Construct, id: str, *, settings: DeploySettings, code: Path) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: DeploySettings,
+        code: Path,
+        trigger: EdgeTrigger,
+    ) -> None:
         super().__init__(scope, id)
         self.function = cloudfront.experimental.EdgeFunction(
             self,
@@ -35,8 +41,8 @@ class EdgeRouter(Construct):
             architecture=lambda_.Architecture.X86_64,
             handler=EDGE_HANDLER,
             code=lambda_.Code.from_asset(str(code)),
-            memory_size=VIEWER_MEMORY_MB,
-            timeout=Duration.seconds(VIEWER_TIMEOUT_S),
+            memory_size=trigger.memory_mb,
+            timeout=Duration.seconds(trigger.timeout_s),
             stack_id=settings.edge_stack_name,
         )
         function = self.function.lambda_

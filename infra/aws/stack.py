@@ -17,6 +17,7 @@ from infra.aws.purge import Purge
 from infra.aws.resizer import Resizer
 from infra.aws.settings import DeploySettings
 from infra.aws.storage import Storage
+from infra.distribution import describe
 from shared.config import Config
 
 
@@ -55,11 +56,14 @@ class ImgedgeStack(Stack):
             originals=self.storage.originals,
             derivatives=self.storage.derivatives,
         )
-        self.edge = EdgeRouter(self, "EdgeRouter", settings=settings, code=edge_zip)
+        spec = describe(config)
+        self.edge = EdgeRouter(
+            self, "EdgeRouter", settings=settings, code=edge_zip, trigger=spec.edge
+        )
         self.delivery = Delivery(
             self,
             "Delivery",
-            config=config,
+            spec=spec,
             settings=settings,
             derivatives=self.storage.derivatives,
             resizer_url=self.resizer.url,

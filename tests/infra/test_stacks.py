@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.local.cloudfront import ORIGIN_REQUEST_HEADERS, SECURITY_HEADERS
-from infra.local.origins import FAILOVER_STATUSES
+from infra.distribution import Distribution, describe
 from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER
-from tests.infra.conftest import HOME_REGION, Synthesized
+from tests.infra.conftest import HOME_REGION, Files, Synthesized
 from tests.infra.templates import (
     actions,
     bucket_ids,
@@ -270,14 +269,17 @@ def test_cloudfront_may_invoke_the_function_url_both_ways(synthesized: Synthesiz
 # --- the edge function ---------------------------------------------------------------------
 
 
-def test_edge_function_is_lambda_at_edge_shaped(synthesized: Synthesized) -> None:
+def test_edge_function_is_lambda_at_edge_shaped(
+    synthesized: Synthesized, spec: Distribution
+) -> None:
     template = Template.from_json(synthesized.edge)
     template.resource_count_is("AWS::Lambda::Function", 1)
     function = only(synthesized.edge, "AWS::Lambda::Function")[1]["Properties"]
     assert function["Handler"] == "edge_router.handler.handler"
     assert function["Runtime"] == "python3.12"
     assert function["Architectures"] == ["x86_64"]
-    assert (function["MemorySize"], function["Timeout"]) == (128, 5)
+    limits = (spec.edge.memory_mb, spec.edge.timeout_s)
+    assert (function["MemorySize"], function["Timeout"]) == limits == (128, 5)
     assert "Environment" not in function  # Lambda@Edge allows none
     assert "TracingConfig" not in function and "DeadLetterConfig" not in function
     assert "Layers" not in function
@@ -290,11 +292,19 @@ def test_edge_function_is_lambda_at_edge_shaped(synthesized: Synthesized) -> Non
     assert parameter["Value"] == {"Ref": version_id}
 
 
-def test_edge_router_runs_on_viewer_request_by_version(synthesized: Synthesized) -> None:
+@pytest.fixture(scope="module")
+def spec(files: Files) -> Distribution:
+    """The description the emulator enforces, for the configuration the synth used."""
+    return describe(files.load_config())
+
+
+def test_edge_router_runs_on_viewer_request_by_version(
+    synthesized: Synthesized, spec: Distribution
+) -> None:
     behaviour = distribution(synthesized)["DefaultCacheBehavior"]
     (association,) = behaviour["LambdaFunctionAssociations"]
-    assert association["EventType"] == "viewer-request"
-    assert association["IncludeBody"] is False
+    assert association["EventType"] == spec.edge.event_type == "viewer-request"
+    assert association["IncludeBody"] is spec.edge.include_body is False
     reader = only(synthesized.main, "Custom::CrossRegionStringParameterReader")
     assert association["LambdaFunctionARN"] == {"Fn::GetAtt": [reader[0], "FunctionArn"]}
     assert reader[1]["Properties"]["Region"] == "us-east-1"
@@ -304,7 +314,7 @@ def test_edge_router_runs_on_viewer_request_by_version(synthesized: Synthesized)
 
 
 def test_origin_group_fails_over_from_derivatives_to_the_resizer(
-    synthesized: Synthesized,
+    synthesized: Synthesized, spec: Distribution
 ) -> None:
     config = distribution(synthesized)
     _, derivatives = bucket_ids(synthesized)
@@ -317,7 +327,7 @@ def test_origin_group_fails_over_from_derivatives_to_the_resizer(
     (group,) = config["OriginGroups"]["Items"]
     assert [m["OriginId"] for m in group["Members"]["Items"]] == [s3_origin, url_origin]
     statuses = group["FailoverCriteria"]["StatusCodes"]["Items"]
-    assert sorted(statuses) == sorted(FAILOVER_STATUSES)  # the local emulator's
+    assert sorted(statuses) == sorted(spec.failover_statuses)
     assert {403, 404} <= set(statuses)
     assert config["DefaultCacheBehavior"]["TargetOriginId"] == group["Id"]
     kinds = sorted(
@@ -327,11 +337,12 @@ def test_origin_group_fails_over_from_derivatives_to_the_resizer(
     assert kinds == ["lambda", "s3"]
 
 
-def test_behaviour_and_protocols(synthesized: Synthesized) -> None:
+def test_behaviour_and_protocols(synthesized: Synthesized, spec: Distribution) -> None:
     config = distribution(synthesized)
     behaviour = config["DefaultCacheBehavior"]
     assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
-    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    assert behaviour["AllowedMethods"] == list(spec.allowed_methods) == ["GET", "HEAD"]
+    assert behaviour["CachedMethods"] == list(spec.cached_methods) == ["GET", "HEAD"]
     assert behaviour["Compress"] is True
     assert config["HttpVersion"] == "http2and3"
     assert config["IPV6Enabled"] is True
@@ -339,19 +350,23 @@ def test_behaviour_and_protocols(synthesized: Synthesized) -> None:
     assert config.get("CacheBehaviors", []) == []  # one behaviour: everything is an image
 
 
-def test_errors_are_cached_briefly_and_5xx_never(synthesized: Synthesized) -> None:
+def test_errors_are_cached_briefly_and_5xx_never(
+    synthesized: Synthesized, spec: Distribution
+) -> None:
     ttls = {
         e["ErrorCode"]: e["ErrorCachingMinTTL"]
         for e in distribution(synthesized)["CustomErrorResponses"]
     }
+    assert ttls == dict(spec.error_caching_min_ttl)
     assert ttls == {400: 30, 404: 30, 403: 0, 500: 0, 502: 0, 503: 0, 504: 0}
 
 
-def test_cache_key_is_the_rewritten_uri_alone(synthesized: Synthesized) -> None:
+def test_cache_key_is_the_rewritten_uri_alone(synthesized: Synthesized, spec: Distribution) -> None:
     policy = only(synthesized.main, "AWS::CloudFront::CachePolicy")[1]["Properties"]
     config = policy["CachePolicyConfig"]
-    assert (config["MinTTL"], config["DefaultTTL"]) == (0, 86400)
-    assert config["MaxTTL"] == 2592000  # the configuration's derivative_max_age
+    ttls = (spec.cache_policy.min_ttl, spec.cache_policy.default_ttl, spec.cache_policy.max_ttl)
+    assert (config["MinTTL"], config["DefaultTTL"], config["MaxTTL"]) == ttls
+    assert ttls == (0, 86400, 2592000)  # max: the configuration's derivative_max_age
     key = config["ParametersInCacheKeyAndForwardedToOrigin"]
     assert key["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
     assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
@@ -364,7 +379,7 @@ def test_cache_key_is_the_rewritten_uri_alone(synthesized: Synthesized) -> None:
 
 
 def test_origin_request_policy_forwards_the_trace_headers_never_host(
-    synthesized: Synthesized,
+    synthesized: Synthesized, spec: Distribution
 ) -> None:
     """shared/trace_context.py: the resizer continues the edge's trace only if CloudFront
     forwards both headers; a function URL answers only to its own Host."""
@@ -373,16 +388,18 @@ def test_origin_request_policy_forwards_the_trace_headers_never_host(
     headers = config["HeadersConfig"]
     assert headers["HeaderBehavior"] == "whitelist"
     forwarded = {h.lower() for h in headers["Headers"]}
+    assert sorted(forwarded) == sorted(spec.origin_request_policy.headers)
     assert forwarded == {TRACE_HEADER, EDGE_TIMING_HEADER}
-    assert "host" not in forwarded
-    assert forwarded <= set(ORIGIN_REQUEST_HEADERS)  # the local emulator forwards them too
+    assert "host" not in forwarded and "accept" not in forwarded
     assert config["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
     assert config["CookiesConfig"] == {"CookieBehavior": "none"}
     behaviour = distribution(synthesized)["DefaultCacheBehavior"]
     assert behaviour["OriginRequestPolicyId"] == {"Ref": policy_id}
 
 
-def test_security_headers_are_the_emulators_plus_hsts(synthesized: Synthesized) -> None:
+def test_security_headers_are_the_descriptions_plus_hsts(
+    synthesized: Synthesized, spec: Distribution
+) -> None:
     policy_id, policy = only(synthesized.main, "AWS::CloudFront::ResponseHeadersPolicy")
     security = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
     sent = {
@@ -391,13 +408,14 @@ def test_security_headers_are_the_emulators_plus_hsts(synthesized: Synthesized) 
         "Referrer-Policy": security["ReferrerPolicy"]["ReferrerPolicy"],
         "X-Frame-Options": security["FrameOptions"]["FrameOption"],
     }
-    assert sent == dict(SECURITY_HEADERS)
+    assert sent == dict(spec.security_headers)
     assert sent["Content-Security-Policy"].startswith("default-src 'none'")
     assert all(
         header["Override"] is True for name, header in security.items() if name != "XSSProtection"
     )
     hsts = security["StrictTransportSecurity"]
-    assert hsts["AccessControlMaxAgeSec"] >= 31536000 and hsts["IncludeSubdomains"] is True
+    assert hsts["AccessControlMaxAgeSec"] == spec.hsts_max_age_s >= 31536000
+    assert hsts["IncludeSubdomains"] is spec.hsts_include_subdomains is True
     behaviour = distribution(synthesized)["DefaultCacheBehavior"]
     assert behaviour["ResponseHeadersPolicyId"] == {"Ref": policy_id}
 
