@@ -20,7 +20,7 @@ import pytest
 from infra.local.s3_server import EmbeddedS3
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = Path(__file__).resolve().parent / "corpus"
 EVENTS = Path(__file__).resolve().parent / "events"
 
 # boto3 must never find real credentials or a real endpoint from the developer's machine.
