@@ -1,22 +1,24 @@
 """CloudFront's edge cache, in memory: which responses it keeps, and for how long.
 
 The rules, from the CloudFront Developer Guide ("Manage how long content stays in the
-cache", "How CloudFront processes HTTP 3xx / 4xx and 5xx status codes from your origin"):
+cache", "How CloudFront processes HTTP 3xx status codes", "HTTP 4xx and 5xx status codes
+that CloudFront caches", "Control how long CloudFront caches errors"); the TTLs come from
+the distribution's description (``infra/distribution.py``):
 
-- TTLs come from the cache policy (min 0, default 86400, max 31536000 s here).
-  ``s-maxage`` wins over ``max-age``, which wins over ``Expires``; without any of them the
-  default TTL applies; the result is clamped into [min, max].
-- With a minimum TTL of 0, ``no-store``, ``no-cache`` and ``private`` are not cached, and
-  neither is anything whose TTL comes out as 0.
 - 2xx/3xx: 200, 203, 204, 206, 300, 301, 302, 303 and 410 are cached; 307 and 308 only with
-  an explicit ``max-age``/``s-maxage``; anything else (304, 201, 202, ...) is not.
-- Errors: 404, 405, 414, 500, 501, 502, 503 and 504 are cached for the longer of the error
-  caching minimum TTL (10 s by default) and the origin's ``max-age``/``s-maxage``; 400, 403,
-  412 and 415 only when the origin sends ``max-age``/``s-maxage``; others (413, 416, 422,
-  429, ...) never.
+  an explicit ``max-age``/``s-maxage``; anything else (304, 201, 202, ...) is not. The TTL
+  is ``s-maxage``, else ``max-age``, else ``Expires``, else the policy's default, clamped
+  into the policy's [min, max]. With a minimum TTL of 0, ``no-store``, ``no-cache`` and
+  ``private`` are not cached, nor anything whose TTL comes out as 0.
+- Errors: 404, 414, 500, 501, 502, 503 and 504 are always cached; 400, 403, 405, 412 and 415
+  only when the origin sends ``max-age``/``s-maxage``; others (413, 416, 422, 429, ...)
+  never. An error is kept for its status's error caching minimum TTL, or for the origin's
+  ``max-age``/``s-maxage``/``Expires`` when that is longer (at most the maximum TTL).
+  ``no-store``, ``no-cache`` and ``private`` stop the caching of 404, 410, 414 and 501 only:
+  for other errors CloudFront ignores them and uses the error caching minimum TTL.
 
-Not emulated: serving stale objects while the origin returns 5xx, revalidation with
-``If-None-Match`` to the origin, and request collapsing of concurrent misses.
+Not emulated: serving a stale object while the origin answers 5xx, and revalidation with
+``If-None-Match`` to the origin.
 """
 
 from __future__ import annotations
@@ -28,21 +30,16 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from infra.distribution import Distribution
+
 DEFAULT_CACHEABLE = frozenset({200, 203, 204, 206, 300, 301, 302, 303, 410})
 CACHEABLE_WITH_MAX_AGE = frozenset({307, 308})
-ERRORS_ALWAYS_CACHED = frozenset({404, 405, 414, 500, 501, 502, 503, 504})
-ERRORS_CACHED_WITH_MAX_AGE = frozenset({400, 403, 412, 415})
+ERRORS_ALWAYS_CACHED = frozenset({404, 414, 500, 501, 502, 503, 504})
+ERRORS_CACHED_WITH_MAX_AGE = frozenset({400, 403, 405, 412, 415})
 UNCACHEABLE_DIRECTIVES = frozenset({"no-store", "no-cache", "private"})
+ERRORS_THAT_HONOUR_NO_STORE = frozenset({404, 410, 414, 501})
 
 MAX_CACHE_BYTES = 512 * 1024 * 1024
-
-
-@dataclass(frozen=True)
-class CachePolicy:
-    min_ttl: int = 0
-    default_ttl: int = 86400
-    max_ttl: int = 31536000
-    error_min_ttl: int = 10  # the distribution's "error caching minimum TTL"
 
 
 def cache_control(value: str | None) -> dict[str, str | None]:
@@ -87,17 +84,19 @@ def _expires_in(headers: Mapping[str, str], now: float) -> int | None:
 
 
 def ttl_for(
-    status: int, headers: Mapping[str, str], policy: CachePolicy, now: float | None = None
+    status: int, headers: Mapping[str, str], spec: Distribution, now: float | None = None
 ) -> int:
     """Seconds CloudFront keeps this response; 0 means it is not cached.
 
     ``headers`` are the origin's response headers with lower-case names."""
+    policy = spec.cache_policy
     directives = cache_control(headers.get("cache-control"))
     max_age = _origin_max_age(directives)
-    if policy.min_ttl == 0 and UNCACHEABLE_DIRECTIVES & directives.keys():
-        return 0
+    forbidden = bool(UNCACHEABLE_DIRECTIVES & directives.keys())
 
     if status in DEFAULT_CACHEABLE or (status in CACHEABLE_WITH_MAX_AGE and max_age is not None):
+        if policy.min_ttl == 0 and forbidden:
+            return 0
         if max_age is None:
             max_age = _expires_in(headers, time.time() if now is None else now)
         ttl = policy.default_ttl if max_age is None else max_age
@@ -106,16 +105,24 @@ def ttl_for(
     if status in ERRORS_ALWAYS_CACHED or (
         status in ERRORS_CACHED_WITH_MAX_AGE and max_age is not None
     ):
-        return min(policy.max_ttl, max(policy.error_min_ttl, max_age or 0))
+        if forbidden and status in ERRORS_THAT_HONOUR_NO_STORE:
+            return 0
+        if max_age is None:
+            max_age = _expires_in(headers, time.time() if now is None else now)
+        return min(policy.max_ttl, max(spec.error_ttl(status), max_age or 0))
     return 0
 
 
 @dataclass
 class CachedResponse:
+    """A stored response. One to a HEAD request has no body (``head_only``): it answers
+    later HEAD requests only, and a GET replaces it."""
+
     status: int
     reason: str
     headers: list[tuple[str, str]]
     body: bytes
+    head_only: bool = False
     stored_at: float = 0.0  # time.monotonic()
     expires_at: float = 0.0
     size: int = field(init=False)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import email.utils
+from types import MappingProxyType
 
 import pytest
 
-from infra.local.cache import CachedResponse, CachePolicy, ResponseCache, cache_control, ttl_for
+from infra.distribution import CachePolicy, Distribution, describe
+from infra.local.cache import CachedResponse, ResponseCache, cache_control, ttl_for
+from shared.config import Config
 
-POLICY = CachePolicy()  # min 0, default 86400, max 31536000, error minimum 10
+POLICY = Distribution()  # min 0, default 86400, max 31536000, every error minimum 10
 
 
 def ttl(status: int, cache: str | None = None, **headers: str) -> int:
@@ -47,11 +50,25 @@ def test_ttl_of_a_200(cache: str | None, expected: int) -> None:
 @pytest.mark.parametrize("directive", ["no-store", "no-cache", "private", "public, no-store"])
 def test_uncacheable_directives_win_over_max_age(directive: str) -> None:
     assert ttl(200, f"{directive}, max-age=600") == 0
-    assert ttl(404, directive) == 0
+    assert ttl(410, directive) == 0
+
+
+@pytest.mark.parametrize("status", [404, 410, 414, 501])
+def test_no_store_stops_only_some_errors_from_being_cached(status: int) -> None:
+    assert ttl(status, "no-store") == 0
+    assert ttl(status, "private, max-age=600") == 0
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_other_errors_are_cached_despite_no_store(status: int) -> None:
+    """"Control how long CloudFront caches errors": for error codes other than 404, 410,
+    414 and 501, CloudFront ignores no-store, no-cache and private."""
+    assert ttl(status, "no-store") == 10
+    assert ttl(status, "no-cache, max-age=60") == 60
 
 
 def test_a_minimum_ttl_above_zero_overrides_no_store() -> None:
-    policy = CachePolicy(min_ttl=5)
+    policy = Distribution(cache_policy=CachePolicy(min_ttl=5))
     assert ttl_for(200, {"cache-control": "no-store"}, policy) == 86400
     assert ttl_for(200, {"cache-control": "max-age=1"}, policy) == 5
 
@@ -84,18 +101,33 @@ def test_statuses_never_cached(status: int) -> None:
     assert ttl(status, "max-age=600") == 0
 
 
-@pytest.mark.parametrize("status", [404, 405, 414, 500, 501, 502, 503, 504])
+@pytest.mark.parametrize("status", [404, 414, 500, 501, 502, 503, 504])
 def test_errors_cached_for_at_least_the_error_minimum_ttl(status: int) -> None:
     assert ttl(status) == 10
     assert ttl(status, "max-age=3") == 10
     assert ttl(status, "public, max-age=60") == 60
 
 
-@pytest.mark.parametrize("status", [400, 403, 412, 415])
+@pytest.mark.parametrize("status", [400, 403, 405, 412, 415])
 def test_some_errors_cached_only_with_max_age(status: int) -> None:
     assert ttl(status) == 0
     assert ttl(status, "public, max-age=60") == 60
     assert ttl(status, "s-maxage=2") == 10
+
+
+def test_error_ttls_come_from_the_distribution_per_status() -> None:
+    deployed = describe(Config(error_max_age=30))
+    assert ttl_for(404, {}, deployed) == 30
+    assert ttl_for(400, {"cache-control": "max-age=5"}, deployed) == 30
+    assert ttl_for(503, {"cache-control": "no-store"}, deployed) == 0
+    assert ttl_for(500, {}, deployed) == 0
+    assert ttl_for(403, {"cache-control": "max-age=7"}, deployed) == 7
+    assert ttl_for(501, {}, deployed) == 10  # not configured: CloudFront's default
+    capped = Distribution(
+        cache_policy=CachePolicy(max_ttl=100),
+        error_caching_min_ttl=MappingProxyType({404: 300}),
+    )
+    assert ttl_for(404, {"cache-control": "max-age=600"}, capped) == 100
 
 
 def entry(body: bytes = b"x") -> CachedResponse:
