@@ -3,9 +3,9 @@
 The response mapping follows the Lambda Developer Guide ("Invoking Lambda function URLs"):
 a dict with ``statusCode`` is taken as is (``headers``, ``cookies`` as Set-Cookie,
 ``body`` base64-decoded when ``isBase64Encoded``); any other return value becomes a 200
-``application/json`` response with the value as JSON. An error, a timeout, a crashed worker
-or a response over the 6 MB buffered limit answer 502, as function URLs do; no idle worker
-within the wait answers 429.
+``application/json`` response with the value as JSON. An error, a timeout, a crashed worker,
+a worker over its memory or a response over the 6 MB buffered limit answer 502, as function
+URLs do; no idle worker within the wait answers 429.
 """
 
 from __future__ import annotations
@@ -106,11 +106,15 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(invocation, request_id)
 
     def _answer(self, invocation: Invocation, request_id: str) -> None:
+        peak = invocation.max_memory_used_mb
         log.info(
-            "REPORT %s RequestId: %s Duration: %.1f ms %s %s",
+            "REPORT %s RequestId: %s Duration: %.1f ms Memory Size: %d MB "
+            "Max Memory Used: %s MB %s %s",
             self.server.pool.spec.name,
             request_id,
             invocation.duration_ms,
+            self.server.pool.spec.memory_mb,
+            "?" if peak is None else f"{peak:.0f}",
             invocation.outcome,
             self.path,
         )

@@ -5,6 +5,22 @@ per invocation; a worker that dies or overruns its timeout is killed and replace
 invocation fails. Workers are started with the ``spawn`` context, so they share nothing
 with the emulators' process but what is passed to them: the handler's import path and its
 environment.
+
+Memory: each worker is held to its function's ``memory_mb``. "Memory is the amount of
+memory available to your function at runtime" (Lambda Developer Guide, "Configuring Lambda
+function memory", https://docs.aws.amazon.com/lambda/latest/dg/configuration-memory.html);
+a runtime that goes over it is killed (its log says "Runtime exited with error: signal:
+killed", error type ``Runtime.OutOfMemory``, Max Memory Used at Memory Size), and "if the
+Lambda function crashes or times out during the Invoke phase, Lambda resets the execution
+environment" (Lambda Developer Guide, "Understanding the Lambda execution environment
+lifecycle", https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html):
+the invocation fails and the next one gets a fresh environment, with a new init. Here the
+worker's peak resident set size (``VmHWM`` in /proc/<pid>/status, a high-water mark, so a
+spike between two samples still counts) is sampled every ``MEMORY_SAMPLE_S`` while the init
+and each invocation run, and once more when they end; over ``memory_mb`` MiB the worker is
+killed, the invocation's outcome is ``out_of_memory`` (the init's: InitError) and the pool
+replaces it. Lambda's own measure (Max Memory Used) covers the whole execution environment,
+so a worker's RSS alone is, if anything, the lenient side of it.
 """
 
 from __future__ import annotations
@@ -30,6 +46,21 @@ log = logging.getLogger("imgedge.local")
 
 INIT_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 5.0
+MEMORY_SAMPLE_S = 0.02  # how often a running worker's peak RSS is read
+MIB = 1024 * 1024
+
+
+def peak_rss_bytes(pid: int) -> int | None:
+    """The process's peak resident set size (``VmHWM``), or None when it cannot be read
+    (no /proc, or the process is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def load_object(path: str) -> Any:
@@ -68,7 +99,9 @@ class LambdaContext:
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """What a worker needs: the handler, its environment and its Lambda settings."""
+    """What a worker needs: the handler, its environment and its Lambda settings.
+
+    ``memory_mb``: the worker is killed when its peak RSS goes over this many MiB."""
 
     handler: str
     name: str = "imgedge-function"
@@ -81,12 +114,16 @@ class FunctionSpec:
 @dataclass(frozen=True)
 class Invocation:
     """The outcome of one invocation: ``ok`` with the handler's return value, or a failure
-    (``error``: the handler raised; ``timeout``; ``crashed``; ``throttled``: no worker)."""
+    (``error``: the handler raised; ``timeout``; ``crashed``; ``out_of_memory``: the worker
+    went over its memory and was killed; ``throttled``: no worker). ``max_memory_used_mb``:
+    the worker's peak RSS in MiB when the invocation ended (None if unknown), as Lambda's
+    REPORT line has "Max Memory Used"."""
 
     outcome: str
     result: Any = None
     error: str = ""
     duration_ms: float = 0.0
+    max_memory_used_mb: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -153,13 +190,52 @@ class Worker:
         child_conn.close()
         self.alive = True
 
+    def peak_rss_mb(self) -> float | None:
+        """The worker's peak RSS so far, in MiB (None if it cannot be read)."""
+        pid = self.process.pid
+        peak = peak_rss_bytes(pid) if pid is not None else None
+        return None if peak is None else peak / MIB
+
+    def _over_memory(self) -> float | None:
+        """The peak RSS in MiB if it is over the function's memory, else None."""
+        peak = self.peak_rss_mb()
+        return peak if peak is not None and peak > self.spec.memory_mb else None
+
+    def _wait(self, timeout_s: float) -> str:
+        """Wait for the worker's next message, watching its memory: ``ready``, ``timeout``
+        or ``memory`` (over its memory; the worker is left for the caller to kill)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return "timeout"
+            if self._conn.poll(min(MEMORY_SAMPLE_S, remaining)):
+                return "ready"
+            if self._over_memory() is not None:
+                return "memory"
+
+    def _memory_error(self, peak: float | None) -> str:
+        used = "?" if peak is None else f"{peak:.1f}"
+        return (
+            f"Runtime.OutOfMemory: {self.spec.name} used {used} MiB of its "
+            f"{self.spec.memory_mb} MB (Runtime exited with error: signal: killed)"
+        )
+
     def wait_ready(self, timeout_s: float = INIT_TIMEOUT_S) -> None:
+        """Wait for the init phase, held to the function's memory like an invocation."""
+        state = "ready"
         try:
-            if not self._conn.poll(timeout_s):
+            state = self._wait(timeout_s)
+            if state == "timeout":
                 raise InitError(f"{self.spec.handler}: init took more than {timeout_s:.0f}s")
-            status, detail = self._conn.recv()
+            if state == "ready":
+                status, detail = self._conn.recv()
         except (EOFError, OSError):
             status, detail = "init_error", f"worker exited with {self.process.exitcode}"
+        peak = self._over_memory()
+        if state == "memory" or peak is not None:
+            self.kill()
+            raise InitError(f"cannot load {self.spec.handler}: {self._memory_error(peak)}")
         if status != "ready":
             self.kill()
             raise InitError(f"cannot load {self.spec.handler}:\n{detail}")
@@ -171,26 +247,29 @@ class Worker:
         def elapsed() -> float:
             return (time.monotonic() - started) * 1000
 
+        def failed(outcome: str, error: str, peak: float | None = None) -> Invocation:
+            self.kill()
+            return Invocation(outcome, error=error, duration_ms=elapsed(), max_memory_used_mb=peak)
+
         try:
             self._conn.send((request_id, event, deadline))
-            if not self._conn.poll(self.spec.timeout_s):
-                self.kill()
-                return Invocation(
-                    "timeout",
-                    error=f"timed out after {self.spec.timeout_s}s",
-                    duration_ms=elapsed(),
-                )
+            state = self._wait(self.spec.timeout_s)
+            if state == "timeout":
+                return failed("timeout", f"timed out after {self.spec.timeout_s}s")
+            if state == "memory":
+                peak = self.peak_rss_mb()
+                return failed("out_of_memory", self._memory_error(peak), peak)
             status, payload = self._conn.recv()
         except (EOFError, OSError):
-            self.kill()
-            return Invocation(
-                "crashed",
-                error=f"worker exited with {self.process.exitcode}",
-                duration_ms=elapsed(),
-            )
+            return failed("crashed", f"worker exited with {self.process.exitcode}")
+        peak = self.peak_rss_mb()
+        if peak is not None and peak > self.spec.memory_mb:  # a spike since the last sample
+            return failed("out_of_memory", self._memory_error(peak), peak)
         if status == "ok":
-            return Invocation("ok", result=payload, duration_ms=elapsed())
-        return Invocation("error", error=str(payload), duration_ms=elapsed())
+            return Invocation("ok", result=payload, duration_ms=elapsed(), max_memory_used_mb=peak)
+        return Invocation(
+            "error", error=str(payload), duration_ms=elapsed(), max_memory_used_mb=peak
+        )
 
     def stop(self) -> None:
         if self.alive:

@@ -1,0 +1,47 @@
+"""Handlers that the Lambda emulation's tests run in worker processes (test code only).
+
+This module also stands in for a parent's main module: a spawned worker re-imports its
+parent's ``__main__`` (``python -m infra.cli`` for the local stack), and like ``infra.cli``
+this module imports the repo's own ``shared.config`` at module level, so a worker started
+with it as ``__main__`` has the repo's copy in ``sys.modules`` before its handler loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+import shared.config
+
+MIB = 1024 * 1024
+REPO_CONFIG_FILE = shared.config.__file__
+
+
+def _allocate(mib: int) -> bytes:
+    """``mib`` MiB that are really resident: every page is written."""
+    return b"x" * (mib * MIB)
+
+
+def memory_handler(event: dict[str, Any], context: Any) -> Any:
+    """``/allocate``: hold twice the function's memory for a moment; ``/spike``: touch it
+    and let go at once; anything else: the worker's pid."""
+    path = event.get("rawPath", "")
+    if path == "/allocate":
+        held = _allocate(2 * context.memory_limit_in_mb)
+        time.sleep(0.5)
+        del held
+    elif path == "/spike":
+        del_at_once = _allocate(2 * context.memory_limit_in_mb)
+        del del_at_once
+    return {"statusCode": 200, "headers": {"x-pid": str(os.getpid())}, "body": ""}
+
+
+def echo_handler(event: dict[str, Any], context: Any) -> Any:
+    """The event it was given, as JSON."""
+    return {
+        "statusCode": 200,
+        "headers": {"content-type": "application/json"},
+        "body": json.dumps(event),
+    }
