@@ -21,6 +21,12 @@ and each invocation run, and once more when they end; over ``memory_mb`` MiB the
 killed, the invocation's outcome is ``out_of_memory`` (the init's: InitError) and the pool
 replaces it. Lambda's own measure (Max Memory Used) covers the whole execution environment,
 so a worker's RSS alone is, if anything, the lenient side of it.
+
+Code: with ``code_dir``, the handler runs from an extracted deployment package, as Lambda
+runs it from /var/task: that directory comes first on ``sys.path``, and any module the
+worker already imported whose top-level package is in the directory is dropped first (a
+spawned worker re-imports the parent's main module, which may have imported the repo's own
+copies). ``extract_package`` unpacks a zip for it.
 """
 
 from __future__ import annotations
@@ -32,14 +38,17 @@ import multiprocessing
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 import traceback
 import uuid
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("imgedge.local")
@@ -61,6 +70,43 @@ def peak_rss_bytes(pid: int) -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def extract_package(zip_path: str | os.PathLike[str], dest: str | os.PathLike[str]) -> Path:
+    """Unpack a deployment package into ``dest`` (created if missing), as Lambda unpacks a
+    function's zip into /var/task: the directory for ``FunctionSpec.code_dir``."""
+    target = Path(dest)
+    target.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(zip_path) as archive:
+        for info in archive.infolist():
+            path = target.joinpath(info.filename).resolve()
+            if not path.is_relative_to(target.resolve()):
+                raise ValueError(f"{zip_path}: {info.filename!r} is outside the package")
+        archive.extractall(target)
+    return target
+
+
+def _top_level_names(code_dir: str) -> set[str]:
+    """The importable top-level names a package directory provides (packages, modules,
+    extension modules)."""
+    names: set[str] = set()
+    for entry in os.scandir(code_dir):
+        if entry.is_dir():
+            if entry.name.isidentifier():
+                names.add(entry.name)
+        elif entry.name.endswith((".py", ".pyc", ".so", ".pyd")):
+            names.add(entry.name.split(".", 1)[0])
+    return names
+
+
+def _use_code_dir(code_dir: str) -> None:
+    """Make ``code_dir`` the first place imports look, and forget what it replaces."""
+    provided = _top_level_names(code_dir)
+    for name in list(sys.modules):
+        if name.partition(".")[0] in provided:
+            del sys.modules[name]
+    sys.path.insert(0, code_dir)
+    importlib.invalidate_caches()
 
 
 def load_object(path: str) -> Any:
@@ -101,7 +147,9 @@ class LambdaContext:
 class FunctionSpec:
     """What a worker needs: the handler, its environment and its Lambda settings.
 
-    ``memory_mb``: the worker is killed when its peak RSS goes over this many MiB."""
+    ``memory_mb``: the worker is killed when its peak RSS goes over this many MiB.
+    ``code_dir``: an extracted deployment package to import the handler from (see
+    ``extract_package``); None imports from wherever this process would."""
 
     handler: str
     name: str = "imgedge-function"
@@ -109,6 +157,7 @@ class FunctionSpec:
     unset_env: tuple[str, ...] = ()
     memory_mb: int = 1536
     timeout_s: float = 30.0
+    code_dir: str | os.PathLike[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +186,8 @@ def _worker_main(spec: FunctionSpec, conn: Connection) -> None:
     for name in spec.unset_env:
         os.environ.pop(name, None)
     os.environ.update(spec.env)
+    if spec.code_dir is not None:
+        _use_code_dir(os.path.abspath(os.fspath(spec.code_dir)))
     # Like Lambda's runtime: a root handler, so a handler's own INFO loggers are seen.
     logging.basicConfig(
         level=logging.WARNING,

@@ -1,18 +1,27 @@
-"""The Lambda emulation holds each worker to its function's memory."""
+"""The Lambda emulation holds each worker to its function's memory, and runs a handler from
+its extracted deployment package (the edge zip, with its baked configuration)."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from infra.local.events import viewer_request_event
 from infra.local.function_url import FunctionUrlServer
 from infra.local.lambda_runtime import (
     FunctionSpec,
     InitError,
     WorkerPool,
+    extract_package,
     peak_rss_bytes,
 )
+from infra.package import build_edge_zip
+from shared.config import CONFIG_ENV, Config
+from tests.integration import lambda_probes
 from tests.integration.stack_client import fetch
 
 pytestmark = pytest.mark.integration
@@ -90,3 +99,59 @@ def test_peak_rss_is_read_from_proc() -> None:
     peak = peak_rss_bytes(os.getpid())
     assert peak is not None and peak > 1024 * 1024
     assert peak_rss_bytes(2**22 + 1) is None  # beyond pid_max: no such process
+
+
+# --- the edge function from its zip ---------------------------------------------------------
+
+
+def viewer_request(uri: str, querystring: str) -> dict[str, Any]:
+    return viewer_request_event(
+        method="GET",
+        uri=uri,
+        querystring=querystring,
+        headers=[("Host", "d111111abcdef8.cloudfront.net"), ("Accept", "image/webp")],
+        client_ip="203.0.113.178",
+        request_id="4TyzHTaYWb1GX1qTfsHhEqV6HUDd_BzoBZnwfnvQc_1oF26ClkoUSEQ==",
+    )
+
+
+def test_the_edge_zip_runs_with_its_baked_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Built with sizes [100, 200], the edge zip snaps 150x150 to 200x200 (the defaults
+    would say 160x160, the file in IMGEDGE_CONFIG 300x300): the handler, shared.config
+    and the baked imgedge.toml all come from the extracted zip, although the worker's
+    parent main module had imported the repo's shared.config first, and although the
+    parent's environment names another file (Lambda@Edge has no environment variables)."""
+    built = build_edge_zip(Config(sizes=(100, 200)), tmp_path)
+    code_dir = extract_package(built, tmp_path / "task")
+    assert (code_dir / "shared" / "imgedge.toml").is_file()
+    elsewhere = tmp_path / "elsewhere.toml"
+    elsewhere.write_text("sizes = [300]\n")
+    monkeypatch.setenv(CONFIG_ENV, str(elsewhere))
+    # The worker re-imports its parent's main module, as it does `python -m infra.cli`'s.
+    monkeypatch.setitem(sys.modules, "__main__", lambda_probes)
+
+    spec = FunctionSpec(
+        handler="edge_router.handler:handler",
+        name="imgedge-edge-router",
+        unset_env=(CONFIG_ENV,),
+        memory_mb=128,
+        timeout_s=5,
+        code_dir=code_dir,
+    )
+    pool = WorkerPool(spec, size=1).start()
+    try:
+        invocation = pool.invoke(viewer_request("/photos/cat.jpg", "s=150x150&f=webp"))
+        wider = pool.invoke(viewer_request("/photos/cat.jpg", "s=160x&f=webp"))
+    finally:
+        pool.close()
+    assert invocation.outcome == "ok", invocation.error
+    assert invocation.result["uri"] == "/200x200/webp/photos/cat.jpg"
+    assert invocation.result["querystring"] == ""
+    assert wider.ok
+    assert wider.result["uri"] == "/200x/webp/photos/cat.jpg"
+    peak = invocation.max_memory_used_mb
+    assert peak is not None
+    print(f"edge worker peak RSS: {peak:.1f} MiB of 128")
+    assert peak < 128
