@@ -25,6 +25,7 @@ Headers = list[tuple[str, str]]
 DISTRIBUTION_ID = "EIMGEDGELOCAL"
 DISTRIBUTION_DOMAIN = "d111111imgedge.cloudfront.net"
 ACCOUNT_ID_NO_AUTH = "anonymous"  # what function URLs with auth type NONE report
+ACCOUNT_ID = "123456789012"  # the emulated account that owns the functions
 
 # Hop-by-hop headers (RFC 9110 7.6.1): a proxy consumes them, a function never sees them.
 HOP_BY_HOP = frozenset(
@@ -126,10 +127,18 @@ def function_url_event(
     request_id: str | None = None,
     protocol: str = "HTTP/1.1",
     now: float | None = None,
+    iam: Mapping[str, Any] | None = None,
+    account_id: str = ACCOUNT_ID,
 ) -> Event:
     """Payload format 2.0 as function URLs build it: header names lower-cased and repeated
     values comma-joined, cookies moved out of the headers into ``cookies``, repeated query
-    parameters comma-joined, keys absent (not null) when there is nothing to put in them."""
+    parameters comma-joined, keys absent (not null) when there is nothing to put in them.
+
+    Without ``iam`` it is the event of auth type ``NONE`` (``accountId`` "anonymous", no
+    authorizer). With ``iam`` (the caller's ``requestContext.authorizer.iam``) it is the
+    event of auth type ``AWS_IAM``, as in the documented example: ``accountId`` is the
+    function owner's (``account_id``), ``authentication`` is null ("Function URLs don't use
+    this parameter. Lambda sets this to null.") and ``authorizer`` holds ``iam``."""
     now = time.time() if now is None else now
     joined: dict[str, str] = {}
     cookies: list[str] = []
@@ -157,9 +166,16 @@ def function_url_event(
             params[key] = f"{params[key]},{value}" if key in params else value
         event["queryStringParameters"] = params
     domain_prefix = domain_name.split(".", 1)[0]
+    context: Event = {"accountId": ACCOUNT_ID_NO_AUTH, "apiId": domain_prefix}
+    if iam is not None:
+        context = {
+            "accountId": account_id,
+            "apiId": domain_prefix,
+            "authentication": None,
+            "authorizer": {"iam": dict(iam)},
+        }
     event["requestContext"] = {
-        "accountId": ACCOUNT_ID_NO_AUTH,
-        "apiId": domain_prefix,
+        **context,
         "domainName": domain_name,
         "domainPrefix": domain_prefix,
         "http": {

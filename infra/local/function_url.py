@@ -6,6 +6,25 @@ a dict with ``statusCode`` is taken as is (``headers``, ``cookies`` as Set-Cooki
 ``application/json`` response with the value as JSON. An error, a timeout, a crashed worker,
 a worker over its memory or a response over the 6 MB buffered limit answer 502, as function
 URLs do; no idle worker within the wait answers 429.
+
+Auth type ``AWS_IAM`` (the default, as deployed: CloudFront's origin access control signs
+every origin request) takes only requests signed with SigV4 for service ``lambda`` by one of
+the accepted keys (``infra.local.sigv4``); the function then sees the ``AWS_IAM`` event, with
+``requestContext.authorizer.iam``. Anything else is a 403 and no invocation, with the body
+and ``x-amzn-ErrorType`` function URLs send:
+
+- no signature: ``AccessDeniedException``, ``{"Message":"Forbidden. For troubleshooting
+  Function URL authorization issues, see: https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"}``
+  (as an unsigned call answers, reported against "Control access to Lambda function URLs":
+  github.com/awsdocs/aws-lambda-developer-guide issue 494);
+- a signature that does not verify (or is stale): ``InvalidSignatureException``,
+  ``{"message":"The request signature we calculated does not match ..."}`` (AWS re:Post,
+  "POST request to presigned AWS Lambda Function URL with unsigned payload");
+- an access key or token the server does not know: ``UnrecognizedClientException``,
+  ``{"message":"The security token included in the request is invalid."}`` (SigV4's answer
+  to an unknown key; Lambda's own documentation names no other).
+
+``NONE`` invokes for any request, with the ``NONE`` event (``accountId`` "anonymous").
 """
 
 from __future__ import annotations
@@ -13,19 +32,35 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import uuid
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Literal
 
+from infra.local.events import ACCOUNT_ID, new_trace_id
 from infra.local.events import function_url_event as build_event
-from infra.local.events import new_trace_id
 from infra.local.http_server import BackgroundHTTPServer, reason_phrase
 from infra.local.lambda_runtime import Invocation, WorkerPool
+from infra.local.sigv4 import REGION, AccessKey, SignatureRejected, verify
 
 log = logging.getLogger("imgedge.local")
 
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024  # buffered response payload limit
 MAX_REQUEST_BYTES = 6 * 1024 * 1024
+
+AuthType = Literal["AWS_IAM", "NONE"]
+AUTH_TYPES: tuple[AuthType, ...] = ("AWS_IAM", "NONE")
+FORBIDDEN_MESSAGE = (
+    "Forbidden. For troubleshooting Function URL authorization issues, see: "
+    "https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html"
+)
+# SignatureRejected.kind -> x-amzn-ErrorType and the JSON body's key
+_REJECTIONS = {
+    "missing": ("AccessDeniedException", "Message"),
+    "invalid": ("InvalidSignatureException", "message"),
+    "unrecognized": ("UnrecognizedClientException", "message"),
+}
 
 
 class ResponseError(ValueError):
@@ -92,6 +127,21 @@ class _Handler(BaseHTTPRequestHandler):
         if "x-amzn-trace-id" not in {n.lower() for n, _ in headers}:
             headers.append(("x-amzn-trace-id", new_trace_id()))
 
+        iam = None
+        if self.server.auth_type == "AWS_IAM":
+            try:
+                key = verify(
+                    self.command,
+                    self.path,
+                    list(self.headers.items()),
+                    body,
+                    self.server.accepted_keys,
+                    region=self.server.region,
+                )
+            except SignatureRejected as rejected:
+                self._reject(rejected)
+                return
+            iam = key.iam_authorizer()
         event = build_event(
             method=self.command,
             raw_path=raw_path,
@@ -100,10 +150,27 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             source_ip=client_ip,
             domain_name=self.server.domain_name,
+            iam=iam,
+            account_id=self.server.account_id,
         )
         request_id = event["requestContext"]["requestId"]
         invocation = self.server.pool.invoke(event, request_id)
         self._answer(invocation, request_id)
+
+    def _reject(self, rejected: SignatureRejected) -> None:
+        """403 without invoking: the request is not signed by an accepted key."""
+        error_type, key = _REJECTIONS[rejected.kind]
+        message = FORBIDDEN_MESSAGE if rejected.kind == "missing" else rejected.message
+        log.info("%s %s: 403 %s (%s)", self.command, self.path, error_type, rejected.message)
+        self._send(
+            403,
+            [
+                ("Content-Type", "application/json"),
+                ("x-amzn-RequestId", str(uuid.uuid4())),
+                ("x-amzn-ErrorType", error_type),
+            ],
+            json.dumps({key: message}, separators=(",", ":")).encode(),
+        )
 
     def _answer(self, invocation: Invocation, request_id: str) -> None:
         peak = invocation.max_memory_used_mb
@@ -154,12 +221,33 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FunctionUrlServer(BackgroundHTTPServer):
-    """The function URL of ``pool``'s function, on ``host`` and a free port."""
+    """The function URL of ``pool``'s function, on ``host`` and a free port.
+
+    ``auth_type`` "AWS_IAM" (the default) takes only requests SigV4-signed for service
+    ``lambda`` in ``region`` by one of ``accepted_keys`` (none: every request is a 403);
+    "NONE" takes any request. ``account_id`` owns the function (``requestContext.accountId``
+    of the AWS_IAM event)."""
 
     thread_name = "function-url"
 
-    def __init__(self, pool: WorkerPool, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        pool: WorkerPool,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        auth_type: AuthType = "AWS_IAM",
+        accepted_keys: Iterable[AccessKey] = (),
+        region: str = REGION,
+        account_id: str = ACCOUNT_ID,
+    ) -> None:
+        if auth_type not in AUTH_TYPES:
+            raise ValueError(f"auth_type must be one of {AUTH_TYPES}, got {auth_type!r}")
         super().__init__(host, port, _Handler)
         self.pool = pool
+        self.auth_type = auth_type
+        self.accepted_keys = tuple(accepted_keys)
+        self.region = region
+        self.account_id = account_id
         # What Lambda would call it: <url-id>.lambda-url.<region>.on.aws
-        self.domain_name = f"{pool.spec.name}.lambda-url.us-east-1.on.aws"
+        self.domain_name = f"{pool.spec.name}.lambda-url.{region}.on.aws"

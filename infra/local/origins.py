@@ -15,6 +15,8 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from infra.local.sigv4 import AccessKey, sign_headers
+
 log = logging.getLogger("imgedge.local")
 
 CHUNK_BYTES = 64 * 1024
@@ -139,9 +141,22 @@ class S3Origin:
 
 class HttpOrigin:
     """A custom origin over HTTP. Host is the origin's own; the caller chooses the other
-    request headers (the origin request policy's)."""
+    request headers (the origin request policy's).
 
-    def __init__(self, url: str, name: str = "") -> None:
+    With ``signing_key``, the origin is a Lambda function URL behind origin access control
+    (signing behaviour "always"): every request is signed with SigV4 for service ``lambda``
+    in ``signing_region``, replacing any Authorization or X-Amz-* signing header of the
+    viewer's (CloudFront Developer Guide, "Restrict access to an AWS Lambda function URL
+    origin")."""
+
+    def __init__(
+        self,
+        url: str,
+        name: str = "",
+        *,
+        signing_key: AccessKey | None = None,
+        signing_region: str = "us-east-1",
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme != "http" or parts.hostname is None:
             raise ValueError(f"expected an http:// origin URL, got {url!r}")
@@ -149,16 +164,26 @@ class HttpOrigin:
         self.host = parts.hostname
         self.port = parts.port or 80
         self.netloc = parts.netloc
+        self.signing_key = signing_key
+        self.signing_region = signing_region
 
     def fetch(
         self, method: str, uri: str, querystring: str, headers: Sequence[tuple[str, str]]
     ) -> OriginResponse:
         target = f"{uri}?{querystring}" if querystring else uri
+        sent = [("Host", self.netloc), *((n, v) for n, v in headers if n.lower() != "host")]
+        if self.signing_key is not None:
+            sent = sign_headers(
+                method,
+                f"http://{self.netloc}{target}",
+                sent,
+                self.signing_key,
+                region=self.signing_region,
+            )
         conn = http.client.HTTPConnection(self.host, self.port, timeout=ORIGIN_RESPONSE_TIMEOUT_S)
         try:
             conn.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
-            conn.putheader("Host", self.netloc)
-            for name, value in headers:
+            for name, value in sent:
                 conn.putheader(name, value)
             conn.endheaders()
             response = conn.getresponse()

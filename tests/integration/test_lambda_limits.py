@@ -46,7 +46,7 @@ def memory_pool() -> Iterator[WorkerPool]:
 
 @pytest.fixture(scope="module")
 def memory_url(memory_pool: WorkerPool) -> Iterator[str]:
-    server = FunctionUrlServer(memory_pool).start()
+    server = FunctionUrlServer(memory_pool, auth_type="NONE").start()
     try:
         yield server.url
     finally:

@@ -263,7 +263,7 @@ def function_url() -> Iterator[str]:
         timeout_s=1.5,
     )
     pool = WorkerPool(spec, size=1).start()
-    server = FunctionUrlServer(pool).start()
+    server = FunctionUrlServer(pool, auth_type="NONE").start()  # signing: test_function_url_auth
     try:
         yield server.url
     finally:
