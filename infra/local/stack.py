@@ -73,6 +73,7 @@ class StackOptions:
     workers: int = 2
     resizer_timeout_s: float = 25.0  # below CloudFront's 30 s origin response timeout
     resizer_memory_mb: int = 1769
+    invalidation_delay_s: float | None = None  # None: cloudfront_api's default (5 s)
     edge_function: str = EDGE_FUNCTION
     resizer_function: str = RESIZER_FUNCTION
     extra_env: dict[str, str] = field(default_factory=dict)
@@ -216,7 +217,9 @@ class LocalStack:
 
         # Purge on change: S3 events from the originals bucket -> the purge function, which
         # deletes derivatives and invalidates the emulator's cache through CloudFront's API.
-        self.cloudfront_api = CloudFrontApiServer(self.cloudfront.cache, DISTRIBUTION_ID).start()
+        self.cloudfront_api = CloudFrontApiServer(
+            self.cloudfront.cache, DISTRIBUTION_ID, completion_delay_s=opts.invalidation_delay_s
+        ).start()
         purge_spec = FunctionSpec(
             handler=PURGE_FUNCTION,
             name="imgedge-purge",
