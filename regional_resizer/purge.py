@@ -5,6 +5,30 @@ derivative of it is deleted - found through its marker index (``shared.layout``)
 scanning the bucket - and, on AWS, their CloudFront paths are invalidated in batches, so
 the next request renders from the new original (or 404s).
 
+The order makes a failed purge safe to run again with the same event:
+
+1. list the original's markers and delete the objects they name (objects first, so no
+   edge can fetch an old derivative again once the invalidation is under way);
+2. invalidate their paths, retrying TooManyInvalidationsInProgress and throttling with
+   backoff while the invocation has time; past that, raise. S3 invokes this function
+   asynchronously, so Lambda runs a failed event twice more (one, then two minutes later)
+   and then sends it to the dead-letter queue
+   (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html);
+3. only then, and only for a deleted original, delete the markers.
+
+A retried event therefore finds the same markers and invalidates the same paths, although
+the first attempt already deleted the objects. An overwritten original keeps its markers:
+its derivatives are rendered again under the same keys, and a resize that wrote its marker
+while this purge ran must not lose it (a derivative without a marker would escape the next
+purge). A marker whose object is gone costs one more path at the next purge. A deleted
+original's markers do go, after the invalidation: if the original is uploaded again and
+rendered while that invalidation is still being retried, that render's marker goes too.
+
+Each batch's CallerReference is derived from the event's records and the batch's paths, so
+a retried or duplicated event resubmits the same batch and CloudFront answers with the
+invalidation it made the first time instead of a new one
+(https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateInvalidation.html).
+
 Environment: ORIGINALS_BUCKET, DERIVATIVES_BUCKET, optionally DISTRIBUTION_ID (no
 invalidation without it) and AWS_ENDPOINT_URL_CLOUDFRONT (the local stack's emulator).
 Deployed from the same zip as the resizer, handler ``regional_resizer.purge.handler``.
@@ -12,16 +36,20 @@ Deployed from the same zip as the resizer, handler ``regional_resizer.purge.hand
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import unquote_plus
 
 import boto3
+from botocore.exceptions import ClientError
 
 from regional_resizer.handler import S3_CLIENT_CONFIG
 from regional_resizer.storage import Storage
@@ -33,6 +61,21 @@ log.setLevel(logging.INFO)
 
 INVALIDATION_BATCH = 1000  # paths per CreateInvalidation call
 PURGING_EVENTS = ("ObjectCreated:", "ObjectRemoved:")
+# CloudFront's answers that mean "later": the in-progress quota (3,000 file paths per
+# distribution) and throttling; botocore retries only the latter, and only briefly.
+RETRYABLE = frozenset(
+    {
+        "TooManyInvalidationsInProgress",
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+    }
+)
+FIRST_BACKOFF_S = 1.0  # doubled after each refusal, up to MAX_BACKOFF_S, with jitter
+MAX_BACKOFF_S = 20.0
+RESERVE_S = 5.0  # kept from the budget for the markers' deletion and the answer
+BUDGET_WITHOUT_CONTEXT_S = 60.0  # a direct call (no Lambda context)
 
 
 @cache
@@ -46,10 +89,54 @@ def cloudfront() -> Any:
     return boto3.client("cloudfront")
 
 
+@dataclass(frozen=True)
+class Change:
+    source: str  # the original's key
+    removed: bool  # ObjectRemoved: its markers go too, once its paths are invalidated
+    markers: tuple[str, ...]
+
+    @property
+    def stored(self) -> list[str]:
+        return [stored_key(marker, self.source) for marker in self.markers]
+
+
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Purge the derivatives of every original named in an S3 event notification."""
+    remaining_s = (
+        context.get_remaining_time_in_millis() / 1000
+        if context is not None
+        else BUDGET_WITHOUT_CONTEXT_S
+    )
+    deadline = time.monotonic() + remaining_s - RESERVE_S
+    records = purging_records(event)
+    changes = [
+        Change(
+            source=source,
+            removed=str(record["eventName"]).startswith("ObjectRemoved:"),
+            markers=tuple(storage().list_keys(index_prefix(source))),
+        )
+        for record, source in records
+    ]
+    purged = [key for change in changes for key in change.stored]
+    storage().delete_keys(purged)  # objects first: a marker must outlive its object
+    invalidations: list[str] = []
+    distribution = os.environ.get("DISTRIBUTION_ID")
+    if distribution and purged:
+        paths = sorted({uri_of(key) for key in purged})
+        identity = json.dumps([record for record, _ in records], sort_keys=True)
+        invalidations = invalidate(cloudfront(), distribution, paths, identity, deadline)
+    # ... and a marker must outlive its object's invalidation: a retry needs it.
+    storage().delete_keys(
+        [marker for change in changes if change.removed for marker in change.markers]
+    )
+    log.info(json.dumps({"purged": len(purged), "invalidations": invalidations}))
+    return {"purged": purged, "invalidations": invalidations}
+
+
+def purging_records(event: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
+    """The event's records that change an original, each with the original's key."""
     originals_bucket = os.environ["ORIGINALS_BUCKET"]
-    purged: list[str] = []
+    found = []
     for record in event.get("Records", []):
         s3 = record.get("s3", {})
         if not str(record.get("eventName", "")).startswith(PURGING_EVENTS):
@@ -57,31 +144,45 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if s3.get("bucket", {}).get("name") != originals_bucket:
             log.warning("ignoring an event for bucket %s", s3.get("bucket", {}).get("name"))
             continue
-        source = unquote_plus(s3["object"]["key"])  # S3 events form-encode keys
-        purged += purge(storage(), source)
-    distribution = os.environ.get("DISTRIBUTION_ID")
-    if distribution and purged:
-        invalidate(cloudfront(), distribution, [uri_of(key) for key in purged])
-    log.info(json.dumps({"purged": len(purged)}))
-    return {"purged": purged}
+        found.append((record, unquote_plus(s3["object"]["key"])))  # S3 form-encodes keys
+    return found
 
 
-def purge(storage: Storage, source: str) -> list[str]:
-    """Delete every stored object of ``source`` and its markers; the keys deleted."""
-    markers = list(storage.list_keys(index_prefix(source)))
-    stored = [stored_key(marker, source) for marker in markers]
-    storage.delete_keys(stored)  # objects first: a marker must outlive its object
-    storage.delete_keys(markers)
-    return stored
-
-
-def invalidate(client: Any, distribution_id: str, paths: Sequence[str]) -> None:
+def invalidate(
+    client: Any,
+    distribution_id: str,
+    paths: Sequence[str],
+    identity: str,
+    deadline: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str]:
+    """Invalidate ``paths`` in batches; the invalidations' IDs. A batch CloudFront refuses
+    for now is retried with backoff until ``deadline`` (``time.monotonic()``), after which
+    the refusal is raised. ``identity`` names the change: the same identity and paths make
+    the same CallerReferences, so a resubmission creates nothing new."""
+    ids = []
     for start in range(0, len(paths), INVALIDATION_BATCH):
         batch = list(paths[start : start + INVALIDATION_BATCH])
-        client.create_invalidation(
-            DistributionId=distribution_id,
-            InvalidationBatch={
+        digest = hashlib.sha256("\n".join([identity, *batch]).encode()).hexdigest()[:40]
+        request = {
+            "DistributionId": distribution_id,
+            "InvalidationBatch": {
                 "Paths": {"Quantity": len(batch), "Items": batch},
-                "CallerReference": f"imgedge-purge-{time.time_ns()}-{start}",
+                "CallerReference": f"imgedge-purge-{digest}",
             },
-        )
+        }
+        backoff = FIRST_BACKOFF_S
+        while True:
+            try:
+                ids.append(str(client.create_invalidation(**request)["Invalidation"]["Id"]))
+                break
+            except ClientError as error:
+                code = str(error.response.get("Error", {}).get("Code", ""))
+                pause = random.uniform(backoff / 2, backoff)
+                if code not in RETRYABLE or time.monotonic() + pause > deadline:
+                    log.error(json.dumps({"invalidation_failed": code, "paths": len(batch)}))
+                    raise
+                log.warning(json.dumps({"invalidation_refused": code, "retry_in_s": pause}))
+                sleep(pause)
+                backoff = min(2 * backoff, MAX_BACKOFF_S)
+    return ids
