@@ -1,6 +1,11 @@
 """Purge on change, end to end through the local stack: replacing an original through the
 S3 API makes the next request return the new picture; deleting it removes its derivatives
-and makes its URLs 404. Nothing is scanned: markers name each original's derivatives."""
+and makes its URLs 404. Nothing is scanned: markers name each original's derivatives.
+
+Invalidations are asynchronous, as on CloudFront: the tests find the purge's invalidation
+and poll GetInvalidation until it is Completed (the waiter, every second), as a client of
+CloudFront would; until then the edge still serves what it had cached. The stack runs in
+this process so that the tests can reach its CloudFront API emulator."""
 
 from __future__ import annotations
 
@@ -10,16 +15,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from PIL import Image
 
+from infra.local.events import DISTRIBUTION_ID
+from infra.local.stack import LocalStack, StackOptions
 from shared.layout import index_prefix
 from tests.conftest import make_s3_client
-from tests.integration.stack_client import Reply, Served, fetch, start_serve
+from tests.integration.stack_client import Reply, fetch
 
 pytestmark = pytest.mark.integration
 
-PROPAGATION_S = 8.0  # the watcher polls every 0.5 s; a purge takes well under a second
+PROPAGATION_S = 8.0  # events arrive within a second; a purge takes well under a second
+COMPLETION = {"Delay": 1, "MaxAttempts": 30}  # the waiter's default polls every 20 s
 
 
 def solid(color: tuple[int, int, int]) -> bytes:
@@ -46,26 +55,92 @@ def red_share(reply: Reply) -> float:
     return float(r) / max(1.0, float(r + g + b))
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    served = start_serve(tmp_path_factory.mktemp("purge") / "data", "--no-samples")
-    yield served
-    assert served.stop() == 0
+def start_stack(data_dir: Path, **options: Any) -> LocalStack:
+    stack = LocalStack(
+        StackOptions(port=0, s3_port=0, data_dir=data_dir, samples=False, **options),
+        out=io.StringIO(),
+    )
+    try:
+        stack.start()
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def cloudfront_client(stack: LocalStack) -> Any:
+    assert stack.cloudfront_api is not None
+    return boto3.client(
+        "cloudfront",
+        endpoint_url=stack.cloudfront_api.url,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def edge_url(stack: LocalStack) -> str:
+    assert stack.cloudfront is not None
+    return stack.cloudfront.url
+
+
+def invalidation_of(cloudfront: Any, path: str) -> dict[str, Any]:
+    """The invalidation the purge makes for ``path``, once it exists."""
+    found: list[dict[str, Any]] = []
+
+    def made() -> bool:
+        listed = cloudfront.list_invalidations(DistributionId=DISTRIBUTION_ID)
+        for summary in listed["InvalidationList"].get("Items", []):
+            invalidation = cloudfront.get_invalidation(
+                DistributionId=DISTRIBUTION_ID, Id=summary["Id"]
+            )["Invalidation"]
+            if path in invalidation["InvalidationBatch"]["Paths"]["Items"]:
+                found.append(invalidation)
+                return True
+        return False
+
+    eventually(made, f"an invalidation of {path}")
+    return found[0]
+
+
+def status(cloudfront: Any, invalidation_id: str) -> str:
+    found = cloudfront.get_invalidation(DistributionId=DISTRIBUTION_ID, Id=invalidation_id)
+    return str(found["Invalidation"]["Status"])
+
+
+def wait_completed(cloudfront: Any, invalidation_id: str) -> None:
+    waiter = cloudfront.get_waiter("invalidation_completed")
+    waiter.wait(DistributionId=DISTRIBUTION_ID, Id=invalidation_id, WaiterConfig=COMPLETION)
 
 
 @pytest.fixture(scope="module")
-def s3(stack: Served) -> Any:
-    return make_s3_client(stack.s3)
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    local = start_stack(tmp_path_factory.mktemp("purge") / "data")
+    yield local
+    local.stop()
 
 
-def test_replacing_an_original_serves_the_new_picture(stack: Served, s3: Any) -> None:
+@pytest.fixture(scope="module")
+def s3(stack: LocalStack) -> Any:
+    return make_s3_client(stack.s3_endpoint)
+
+
+@pytest.fixture(scope="module")
+def cloudfront(stack: LocalStack) -> Any:
+    return cloudfront_client(stack)
+
+
+def test_replacing_an_original_serves_the_new_picture(
+    stack: LocalStack, s3: Any, cloudfront: Any
+) -> None:
+    edge = edge_url(stack)
     s3.put_object(Bucket="originals", Key="p/cat.jpg", Body=solid((220, 20, 20)))
     s3.put_object(Bucket="originals", Key="p/cat.jpg/other.jpg", Body=solid((220, 20, 20)))
-    urls = [f"{stack.edge}/p/cat.jpg?s=64x&f=png", f"{stack.edge}/p/cat.jpg?s=128x128&f=webp"]
+    urls = [f"{edge}/p/cat.jpg?s=64x&f=png", f"{edge}/p/cat.jpg?s=128x128&f=webp"]
     for url in urls:
         assert red_share(fetch(url)) > 0.8
         assert fetch(url).headers["X-Cache"] == "Hit from cloudfront"
-    assert fetch(f"{stack.edge}/p/cat.jpg/other.jpg?s=64x").status == 200
+    assert fetch(f"{edge}/p/cat.jpg/other.jpg?s=64x").status == 200
     assert keys(s3, "derivatives", index_prefix("p/cat.jpg")) == {
         index_prefix("p/cat.jpg") + "64x/png",
         index_prefix("p/cat.jpg") + "128x128/webp",
@@ -73,30 +148,44 @@ def test_replacing_an_original_serves_the_new_picture(stack: Served, s3: Any) ->
 
     s3.put_object(Bucket="originals", Key="p/cat.jpg", Body=solid((20, 20, 220)))
 
-    eventually(
-        lambda: "64x/png/p/cat.jpg" not in keys(s3, "derivatives"), "stale derivative deleted"
-    )
+    invalidation = invalidation_of(cloudfront, "/64x/png/p/cat.jpg")
+    assert invalidation["InvalidationBatch"]["Paths"]["Items"] == [
+        "/128x128/webp/p/cat.jpg",
+        "/64x/png/p/cat.jpg",
+    ]
+    assert "64x/png/p/cat.jpg" not in keys(s3, "derivatives")
+    # In progress: the edge still serves the old picture from its cache.
     for url in urls:
+        reply = fetch(url)
+        assert red_share(reply) > 0.8 and reply.headers["X-Cache"] == "Hit from cloudfront"
+    assert status(cloudfront, invalidation["Id"]) == "InProgress"
 
-        def shows_the_new_picture(url: str = url) -> bool:
-            return red_share(fetch(url)) < 0.2
+    wait_completed(cloudfront, invalidation["Id"])
 
-        eventually(shows_the_new_picture, f"{url} shows the new picture")
+    for url in urls:
+        assert red_share(fetch(url)) < 0.2, f"{url} shows the new picture"
     # the other original, whose key merely starts with this one's, kept its derivative
     assert "64x/jpeg/p/cat.jpg/other.jpg" in keys(s3, "derivatives")
 
 
 def test_deleting_an_original_removes_its_derivatives_and_its_urls_404(
-    stack: Served, s3: Any
+    stack: LocalStack, s3: Any, cloudfront: Any
 ) -> None:
+    edge = edge_url(stack)
     s3.put_object(Bucket="originals", Key="p/gone.jpg", Body=solid((10, 200, 10)))
-    url = f"{stack.edge}/p/gone.jpg?s=64x&f=webp"
+    url = f"{edge}/p/gone.jpg?s=64x&f=webp"
     assert fetch(url).status == 200
-    assert fetch(f"{stack.edge}/p/gone.jpg").status == 200  # the original, byte for byte
+    assert fetch(f"{edge}/p/gone.jpg").status == 200  # the original, byte for byte
     assert {"64x/webp/p/gone.jpg", "original/p/gone.jpg"} <= keys(s3, "derivatives")
 
     s3.delete_object(Bucket="originals", Key="p/gone.jpg")
 
+    invalidation = invalidation_of(cloudfront, "/64x/webp/p/gone.jpg")
+    assert invalidation["InvalidationBatch"]["Paths"]["Items"] == [
+        "/64x/webp/p/gone.jpg",
+        "/original/p/gone.jpg",
+    ]
+    assert fetch(url).headers["X-Cache"] == "Hit from cloudfront"  # still cached, for now
     eventually(
         lambda: (
             not keys(s3, "derivatives", index_prefix("p/gone.jpg"))
@@ -104,8 +193,11 @@ def test_deleting_an_original_removes_its_derivatives_and_its_urls_404(
         ),
         "derivatives and markers deleted",
     )
-    eventually(lambda: fetch(url).status == 404, "the derivative URL 404s")
-    assert fetch(f"{stack.edge}/p/gone.jpg").status == 404
+
+    wait_completed(cloudfront, invalidation["Id"])
+
+    assert fetch(url).status == 404
+    assert fetch(f"{edge}/p/gone.jpg").status == 404
     assert keys(s3, "originals", "p/gone") == set()
 
 
@@ -131,14 +223,16 @@ def test_any_s3_endpoint_gets_purges_from_listing_changes(tmp_path: Path) -> Non
     from infra.local.s3_server import EmbeddedS3
 
     with EmbeddedS3() as external:
-        served = start_serve(tmp_path / "data", "--no-samples", "--s3-endpoint", external.endpoint)
+        local = start_stack(tmp_path / "data", s3_endpoint=external.endpoint)
         try:
-            s3 = make_s3_client(external.endpoint)
+            s3, cloudfront = make_s3_client(external.endpoint), cloudfront_client(local)
             s3.put_object(Bucket="originals", Key="w.jpg", Body=solid((200, 10, 10)))
             time.sleep(1.0)  # let the poller see the original before the derivative exists
-            url = f"{served.edge}/w.jpg?s=64x&f=png"
+            url = f"{edge_url(local)}/w.jpg?s=64x&f=png"
             assert red_share(fetch(url)) > 0.8
             s3.put_object(Bucket="originals", Key="w.jpg", Body=solid((10, 10, 200)))
-            eventually(lambda: red_share(fetch(url)) < 0.2, "the new picture is served")
+            invalidation = invalidation_of(cloudfront, "/64x/png/w.jpg")
+            wait_completed(cloudfront, invalidation["Id"])
+            assert red_share(fetch(url)) < 0.2, "the new picture is served"
         finally:
-            assert served.stop() == 0
+            local.stop()
