@@ -1,66 +1,67 @@
-"""A CloudFront distribution on one machine: one cache behavior, as imgedge deploys it.
+"""A CloudFront distribution on one machine: the one cache behaviour imgedge deploys, read
+from the same description the CDK app synthesizes (``infra/distribution.py``).
 
 Per viewer request:
-1. Allowed methods GET and HEAD; anything else is CloudFront's 403 error page.
-2. The viewer-request trigger (the edge router, in-process) gets the event CloudFront
-   builds. A generated response goes straight back to the viewer (never cached); otherwise
-   the returned request's ``uri`` (+ ``querystring``) is the cache key.
-3. The in-memory cache (``cache.py``): a hit answers with ``Age``. Identical misses that
-   arrive while one is at the origin wait for its response (``collapsing.py``).
-4. A miss goes to the origin group (``origins.py``): the derivatives bucket, failing over
-   to the function URL. HEAD misses are forwarded as HEAD and not cached.
+1. Allowed methods GET and HEAD (else CloudFront's 403); a URL of more than 8,192 bytes,
+   scheme and host included (the stricter reading of "Quotas": maximum length of a URL),
+   is a 414.
+2. The viewer-request function (the edge router, in its own Lambda-like worker held to
+   128 MB and 5 s) gets the event CloudFront builds, without the headers CloudFront hides
+   from functions. Its result is checked as CloudFront checks it (``edge_rules.py``): a
+   broken rule is a 502 (LambdaValidationError); a function that raises, times out or runs
+   out of memory is a 503 (LambdaExecutionError); no free worker, 503
+   (LambdaLimitExceeded); X-Cache names the error ("Troubleshooting error responses from
+   your origin", 502 and 503 pages). A generated response goes straight back.
+3. The cache key is the returned URI plus the query parameters the cache policy names
+   (none: the edge consumed them). A hit answers from the in-memory cache (``cache.py``)
+   with ``Age``; a Range request hit is a 206, a conditional hit may be a 304
+   (``conditional.py``). Identical GET misses wait for the one at the origin
+   (``collapsing.py``). A HEAD is cached too, as a body-less entry only HEADs use.
+4. A miss goes to the origin group (``origins.py``) with the headers and query parameters
+   the origin request policy names: the derivatives bucket, failing over to the function
+   URL on the description's statuses.
 5. Every response gets CloudFront's headers (``X-Cache``, ``Via``, ``X-Amz-Cf-Id``,
    ``X-Amz-Cf-Pop``) and the response headers policy's security headers.
-
-Lambda@Edge failures answer as CloudFront does: 503 when the function raises, 502 when it
-returns something that is neither a request nor a valid response.
 """
 
 from __future__ import annotations
 
-import base64
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
-from infra.local.cache import CachedResponse, CachePolicy, ResponseCache, ttl_for
+from infra.distribution import Distribution
+from infra.local.cache import CachedResponse, ResponseCache, ttl_for
 from infra.local.collapsing import InFlight
+from infra.local.conditional import UNSATISFIABLE, byte_range, not_modified
+from infra.local.edge_rules import (
+    EdgeValidationError,
+    GeneratedResponse,
+    check_request,
+    check_response,
+    exposed,
+)
 from infra.local.events import (
     DISTRIBUTION_DOMAIN,
-    from_cf_headers,
     new_edge_request_id,
     viewer_request_event,
 )
 from infra.local.http_server import BackgroundHTTPServer, reason_phrase
-from infra.local.origins import ORIGIN_RESPONSE_TIMEOUT_S, Origin, OriginResponse
-from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER
+from infra.local.lambda_runtime import Invocation
+from infra.local.origins import Origin, OriginResponse
 
 log = logging.getLogger("imgedge.local")
 
+Event = dict[str, Any]
+EdgeFunction = Callable[[Event], Invocation]
+"""Invokes the viewer-request function (in a worker: ``lambda_runtime.WorkerPool.invoke``)."""
 
-EdgeFunction = Callable[[dict[str, Any]], Any]
-
-ALLOWED_METHODS = ("GET", "HEAD")
 POP = "LCL50-C1"  # an edge location id, shaped like CloudFront's ("FRA56-P1")
-MAX_GENERATED_BODY_BYTES = 40 * 1024  # Lambda@Edge viewer-trigger generated responses
-
-# The origin request policy: viewer headers (after the edge function) sent to the origin:
-# the trace headers the edge sets (see shared/trace_context.py; the AWS policy in infra/aws
-# must name the same). Never Host: a function URL answers only to its own.
-ORIGIN_REQUEST_HEADERS = ("accept", TRACE_HEADER, EDGE_TIMING_HEADER)
-
-# The response headers policy (overriding the origin's values): originals may be anything,
-# SVG with script included, so nothing a browser gets from here may run or be sniffed.
-SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"),
-    ("Referrer-Policy", "strict-origin-when-cross-origin"),
-    ("X-Frame-Options", "SAMEORIGIN"),
-)
-_OVERRIDDEN = frozenset(name.lower() for name, _ in SECURITY_HEADERS)
+MAX_URL_BYTES = 8192  # CloudFront "Quotas": maximum length of a URL (scheme and host counted)
 
 METHOD_NOT_ALLOWED = (
     "This distribution is not configured to allow the HTTP request method that was used for "
@@ -68,6 +69,10 @@ METHOD_NOT_ALLOWED = (
 )
 LAMBDA_EXECUTION_ERROR = (
     "The Lambda function associated with the CloudFront distribution failed (LambdaExecutionError)."
+)
+LAMBDA_LIMIT_EXCEEDED = (
+    "The Lambda function associated with the CloudFront distribution was throttled "
+    "(LambdaLimitExceeded)."
 )
 LAMBDA_VALIDATION_ERROR = (
     "The Lambda function returned an invalid request or response to CloudFront "
@@ -92,13 +97,26 @@ def x_cache(status: int, *, hit: bool) -> str:
     return "Hit from cloudfront" if hit else "Miss from cloudfront"
 
 
+def selected_query(querystring: str, names: Sequence[str]) -> str:
+    """The query parameters a policy names, in the viewer's order; none when it names none."""
+    if not names:
+        return ""
+    wanted = {name.lower() for name in names}
+    pairs = parse_qsl(querystring, keep_blank_values=True)
+    return urlencode([(k, v) for k, v in pairs if k.lower() in wanted])
+
+
 def origin_request_headers(
-    request_headers: Sequence[tuple[str, str]], client_ip: str, cf_id: str, via: str
+    spec: Distribution,
+    request_headers: Sequence[tuple[str, str]],
+    client_ip: str,
+    cf_id: str,
+    via: str,
 ) -> list[tuple[str, str]]:
-    """What CloudFront sends to a custom origin: the policy's viewer headers plus its own."""
-    chosen = [
-        (name, value) for name, value in request_headers if name.lower() in ORIGIN_REQUEST_HEADERS
-    ]
+    """What CloudFront sends to a custom origin: the viewer headers the policies name
+    (origin request policy and cache key), plus its own."""
+    names = {h.lower() for h in (*spec.origin_request_policy.headers, *spec.cache_policy.headers)}
+    chosen = [(name, value) for name, value in request_headers if name.lower() in names]
     return [
         *chosen,
         ("User-Agent", "Amazon CloudFront"),
@@ -129,103 +147,131 @@ class _Handler(BaseHTTPRequestHandler):
         self._via = f"1.1 {os.urandom(16).hex()}.cloudfront.net (CloudFront)"
         self._x_cache = "Error from cloudfront"
         self._responded = False
+        self._request_headers = {n.lower(): v for n, v in self.headers.items()}
+        spec = self.server.spec
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)  # no trigger here includes the body
-        if self.command not in ALLOWED_METHODS:
+        if self.command not in spec.allowed_methods:
             self.close_connection = True  # a chunked body may still be on the wire
             self._send_error(403, METHOD_NOT_ALLOWED)
+            return
+        if len(self._viewer_url()) > MAX_URL_BYTES:
+            self._send_error(414, "Request-URI Too Large")
             return
         uri, _, querystring = self.path.partition("?")
         if not uri.startswith("/"):
             self._send_error(400, "Bad request.")
             return
-        # --- local pages (issue 6): /_imgedge/ is the gallery's, never the edge's ----------
         if self.server.local_pages is not None and uri.startswith("/_imgedge/"):
             status, headers, body = self.server.local_pages(uri, querystring, self.headers.items())
             self._x_cache = x_cache(status, hit=False)
             self._send(status, reason_phrase(status), headers, iter([body]), len(body))
             return
-        # -----------------------------------------------------------------------------------
 
         event = viewer_request_event(
             method=self.command,
             uri=uri,
             querystring=querystring,
-            headers=self.headers.items(),
+            headers=exposed(self.headers.items()),
             client_ip=self.client_address[0],
             request_id=self._cf_id,
             distribution_domain=self.server.distribution_domain,
         )
-        try:
-            result = self.server.edge(event)
-        except Exception:
-            log.exception("viewer-request function failed for %s", self.path)
-            self._send_error(503, LAMBDA_EXECUTION_ERROR)
+        sent = event["Records"][0]["cf"]["request"]
+        invocation = self.server.edge(event)
+        if not invocation.ok:
+            log.error("viewer-request function %s: %s", invocation.outcome, invocation.error)
+            if invocation.outcome == "throttled":
+                self._send_error(503, LAMBDA_LIMIT_EXCEEDED, "LambdaLimitExceeded")
+            else:
+                self._send_error(503, LAMBDA_EXECUTION_ERROR, "LambdaExecutionError")
             return
-        if isinstance(result, dict) and "status" in result:
-            self._send_generated(result)
-        elif isinstance(result, dict) and str(result.get("uri", "")).startswith("/"):
-            try:
-                self._forward(result)
-            except Exception:
-                log.exception("failed to serve %s", self.path)
-                if not self._responded:
-                    self._send_error(502, "CloudFront wasn't able to connect to the origin.")
-        else:
-            log.error("viewer-request function returned an invalid result: %.200r", result)
-            self._send_error(502, LAMBDA_VALIDATION_ERROR)
+        result = invocation.result
+        try:
+            if isinstance(result, Mapping) and "status" in result:
+                limit = spec.edge.max_generated_response_bytes
+                self._send_generated(check_response(result, limit))
+                return
+            uri, querystring, headers = check_request(sent, result)
+        except EdgeValidationError as error:
+            log.error("viewer-request function result refused: %s", error)
+            self._send_error(502, LAMBDA_VALIDATION_ERROR, "LambdaValidationError")
+            return
+        try:
+            self._forward(uri, querystring, headers)
+        except Exception:
+            log.exception("failed to serve %s", self.path)
+            if not self._responded:
+                self._send_error(502, "CloudFront wasn't able to connect to the origin.")
 
-    def _forward(self, request: dict[str, Any]) -> None:
-        uri, querystring = str(request["uri"]), str(request.get("querystring") or "")
-        key = f"{uri}?{querystring}" if querystring else uri
+    def _viewer_url(self) -> str:
+        """The URL as the viewer wrote it, in bytes-as-characters (the request line is read
+        as Latin-1), with the scheme viewers use on AWS (HTTP redirects to HTTPS)."""
+        return f"https://{self.headers.get('Host', '')}{self.path}"
+
+    def _forward(self, uri: str, querystring: str, headers: list[tuple[str, str]]) -> None:
+        spec = self.server.spec
+        key_query = selected_query(querystring, spec.cache_policy.query_strings)
+        key = f"{uri}?{key_query}" if key_query else uri
+        names = (*spec.origin_request_policy.query_strings, *spec.cache_policy.query_strings)
+        origin_query = selected_query(querystring, names)
+
+        def fetch() -> None:
+            self._fetch_and_send(uri, origin_query, headers, key)
+
         cached = self.server.cache.get(key)
-        if cached is not None:
+        if cached is not None and (self.command == "HEAD" or not cached.head_only):
             self._send_cached(cached)
             return
-
         if self.command != "GET":
-            self._fetch_and_send(request, uri, querystring, key)
+            fetch()
             return
         with self.server.inflight.lead_or_follow(key) as leader:
             if leader is not None:  # an identical request is at the origin: wait for it
-                leader.wait(ORIGIN_RESPONSE_TIMEOUT_S)
+                leader.wait(spec.origin_read_timeout_s)
                 cached = self.server.cache.get(key)
-                if cached is not None:
+                if cached is not None and not cached.head_only:
                     self._send_cached(cached)
                     return
-            self._fetch_and_send(request, uri, querystring, key)
+            fetch()
 
     def _fetch_and_send(
-        self, request: dict[str, Any], uri: str, querystring: str, key: str
+        self, uri: str, querystring: str, headers: list[tuple[str, str]], key: str
     ) -> None:
-        headers = origin_request_headers(
-            from_cf_headers(request.get("headers") or {}),
-            self.client_address[0],
-            self._cf_id,
-            self._via,
-        )
+        spec = self.server.spec
+        sent = origin_request_headers(spec, headers, self.client_address[0], self._cf_id, self._via)
         self.server.origin_requests += 1
-        response = self.server.origin.fetch(self.command, uri, querystring, headers)
+        response = self.server.origin.fetch(self.command, uri, querystring, sent)
         self._x_cache = x_cache(response.status, hit=False)
         lower = {n.lower(): v for n, v in response.headers}
-        ttl = ttl_for(response.status, lower, self.server.policy) if self.command == "GET" else 0
-        self._send_from_origin(key, response, ttl)
+        self._send_from_origin(key, response, ttl_for(response.status, lower, spec))
 
     def _send_cached(self, cached: CachedResponse) -> None:
         self._x_cache = x_cache(cached.status, hit=True)
-        age = cached.age(time.monotonic())
-        self._send(
-            cached.status,
-            cached.reason,
-            [*cached.headers, ("Age", str(age))],
-            iter([cached.body]),
-            len(cached.body),
-        )
+        headers = [*cached.headers, ("Age", str(cached.age(time.monotonic())))]
+        body, status, reason = cached.body, cached.status, cached.reason
+        if cached.head_only:
+            self._send(status, reason, headers, iter(()), _content_length(cached.headers))
+            return
+        lower = {n.lower(): v for n, v in cached.headers}
+        wanted = self._request_headers.get("range")
+        ranged = status == 200 and self.command == "GET" and wanted is not None
+        if ranged and not not_modified(self._request_headers, lower):
+            part = byte_range(wanted, len(body))
+            if part is UNSATISFIABLE:
+                unsatisfiable = [("Content-Range", f"bytes */{len(body)}")]
+                self._send(416, reason_phrase(416), unsatisfiable, iter(()), 0)
+                return
+            if part is not None:
+                headers.append(("Content-Range", part.content_range(len(body))))
+                body = body[part.first : part.last + 1]
+                status, reason = 206, reason_phrase(206)
+        self._send(status, reason, headers, iter([body]), len(body))
 
     def _send_from_origin(self, key: str, response: OriginResponse, ttl: int) -> None:
-        length_header = response.header("Content-Length")
-        length = int(length_header) if length_header and length_header.isdigit() else None
+        length = _content_length(response.headers)
+        head_only = self.command == "HEAD"
         kept: list[bytes] = []
 
         def tee() -> Iterator[bytes]:
@@ -239,14 +285,15 @@ class _Handler(BaseHTTPRequestHandler):
                     yield pending
                 pending = chunk
             if ttl:
-                body = b"".join(kept)
-                entry = CachedResponse(response.status, response.reason, response.headers, body)
+                entry = CachedResponse(
+                    response.status, response.reason, response.headers, b"".join(kept), head_only
+                )
                 self.server.cache.put(key, entry, ttl)
             if pending is not None:
                 yield pending
 
         try:
-            if length is None and self.command == "GET":  # unknown length: buffer it
+            if length is None and not head_only:  # unknown length: buffer it
                 body = b"".join(tee())
                 self._send(
                     response.status, response.reason, response.headers, iter([body]), len(body)
@@ -256,29 +303,15 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             response.close()
 
-    def _send_generated(self, response: dict[str, Any]) -> None:
-        """A response generated by the viewer-request function, validated as CloudFront
-        does (status, header shape, body size)."""
-        try:
-            status = int(response["status"])
-            headers = from_cf_headers(response.get("headers") or {})
-            body = response.get("body") or ""
-            if response.get("bodyEncoding") == "base64":
-                data = base64.b64decode(body, validate=True)
-            else:
-                data = str(body).encode("utf-8")
-            if not 100 <= status <= 599 or len(data) > MAX_GENERATED_BODY_BYTES:
-                raise ValueError("status out of range or body over 40 KB")
-        except (KeyError, TypeError, ValueError, AttributeError) as error:
-            log.error("invalid generated response from the viewer-request function: %s", error)
-            self._send_error(502, LAMBDA_VALIDATION_ERROR)
-            return
+    def _send_generated(self, response: GeneratedResponse) -> None:
         self._x_cache = "LambdaGeneratedResponse from cloudfront"
-        reason = str(response.get("statusDescription") or reason_phrase(status))
-        self._send(status, reason, headers, iter([data]), len(data))
+        reason = response.reason or reason_phrase(response.status)
+        body = response.body
+        self._send(response.status, reason, response.headers, iter([body]), len(body))
 
-    def _send_error(self, status: int, message: str) -> None:
-        self._x_cache = "Error from cloudfront"
+    def _send_error(self, status: int, message: str, result_type: str = "Error") -> None:
+        """CloudFront's own error; ``result_type`` is what its X-Cache header names."""
+        self._x_cache = f"{result_type} from cloudfront"
         body = error_page(status, message)
         headers = [("Content-Type", "text/html"), ("Server", "CloudFront")]
         self._send(status, reason_phrase(status), headers, iter([body]), len(body))
@@ -293,26 +326,27 @@ class _Handler(BaseHTTPRequestHandler):
         chunks: Iterable[bytes],
         length: int | None,
     ) -> None:
-        """Send with CloudFront's and the policy's headers; 304 when the viewer's
-        If-None-Match names the ETag. The chunks are drained even when not sent (HEAD,
-        304), so that a cacheable body is still stored."""
+        """Send with CloudFront's and the policy's headers; a 200 becomes a 304 when the
+        viewer's validators match. The chunks are drained even when not sent (HEAD, 304),
+        so that a cacheable body is still stored."""
         self._responded = True
-        etag = next((v for n, v in headers if n.lower() == "etag"), None)
-        if status == 200 and etag and _etag_matches(self.headers.get("If-None-Match"), etag):
+        lower = {n.lower(): v for n, v in headers}
+        if status == 200 and not_modified(self._request_headers, lower):
             status, reason = 304, "Not Modified"
         with_body = self.command != "HEAD" and status != 304
+        overridden = {name.lower() for name, _ in self.server.spec.security_headers}
         self.send_response_only(status, reason)
         self.send_header("Date", self.date_time_string())
         for name, value in headers:
-            lower = name.lower()
-            if lower in _OVERRIDDEN or lower in ("content-length", "connection"):
+            lower_name = name.lower()
+            if lower_name in overridden or lower_name in ("content-length", "connection"):
                 continue
-            if status == 304 and lower in ("content-type", "content-encoding"):
+            if status == 304 and lower_name in ("content-type", "content-encoding"):
                 continue
             self.send_header(name, value)
         if status != 304:
             self.send_header("Content-Length", str(length or 0))
-        for name, value in SECURITY_HEADERS:
+        for name, value in self.server.spec.security_headers:
             self.send_header(name, value)
         self.send_header("X-Cache", self._x_cache)
         self.send_header("Via", self._via)
@@ -335,7 +369,7 @@ class _Handler(BaseHTTPRequestHandler):
             "%s %s %s %d %s %.1fms",
             self.client_address[0],
             self.command,
-            self.path,
+            self.path[:200],
             status,
             self._x_cache.split(" ", 1)[0],
             (time.monotonic() - self._started) * 1000,
@@ -344,40 +378,40 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle  # noqa: N815
 
 
-def _etag_matches(if_none_match: str | None, etag: str) -> bool:
-    if not if_none_match:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",")}
-    return "*" in tags or etag.removeprefix("W/") in tags
+def _content_length(headers: Sequence[tuple[str, str]]) -> int | None:
+    value = next((v for n, v in headers if n.lower() == "content-length"), None)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+Page = tuple[int, list[tuple[str, str]], bytes]
+LocalPages = Callable[[str, str, Sequence[tuple[str, str]]], Page]
+"""(path, query, headers) -> (status, headers, body): the gallery, for GET/HEAD /_imgedge/."""
 
 
 class CloudFrontServer(BackgroundHTTPServer):
-    """The distribution: ``edge`` is the viewer-request function (event -> result), ``origin``
-    the origin group; responses are cached per ``policy``."""
+    """The distribution ``spec``: ``edge`` invokes the viewer-request function, ``origin`` is
+    the origin group."""
 
     thread_name = "cloudfront"
-    # --- local pages (issue 6): set by the stack to the gallery (infra/local/gallery.py) ----
-    local_pages: (
-        Callable[[str, str, Sequence[tuple[str, str]]], tuple[int, list[tuple[str, str]], bytes]]
-        | None
-    ) = None  # (path, query, headers) -> (status, headers, body), for GET/HEAD /_imgedge/...
 
     def __init__(
         self,
+        spec: Distribution,
         edge: EdgeFunction,
         origin: Origin,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        policy: CachePolicy | None = None,
         cache: ResponseCache | None = None,
         distribution_domain: str = DISTRIBUTION_DOMAIN,
+        local_pages: LocalPages | None = None,
     ) -> None:
         super().__init__(host, port, _Handler)
+        self.spec = spec
         self.edge = edge
         self.origin = origin
-        self.policy = policy or CachePolicy()
         self.cache = cache or ResponseCache()
         self.inflight = InFlight()
         self.origin_requests = 0  # how many requests reached the origin group (for tests)
         self.distribution_domain = distribution_domain
+        self.local_pages = local_pages

@@ -33,9 +33,6 @@ DROPPED_HEADERS = frozenset(
     }
 )  # fmt: skip
 
-# The origin group's failover criteria.
-FAILOVER_STATUSES = frozenset({403, 404, 500, 502, 503, 504})
-
 
 @dataclass
 class OriginResponse:
@@ -83,7 +80,11 @@ def _bad_gateway(origin: str, error: Exception) -> OriginResponse:
 
 class S3Origin:
     """A bucket behind OAC: every request is signed; the key is the URI path decoded, without
-    the leading '/'. The query string and viewer headers are not forwarded."""
+    the leading '/'. The query string and viewer headers are not forwarded.
+
+    OAC's policy grants s3:GetObject only, so a missing key is S3's 403 AccessDenied, not
+    404 (Amazon S3 API Reference, GetObject, "Permissions": without s3:ListBucket, S3
+    answers 403 for a key that does not exist)."""
 
     def __init__(self, bucket: str, endpoint_url: str, client: Any | None = None) -> None:
         self.name = f"s3:{bucket}"
@@ -113,12 +114,12 @@ class S3Origin:
             else:
                 response = self._s3.get_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
-            meta = error.response.get("ResponseMetadata", {})
+            status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
             details = error.response.get("Error", {})
+            if status == 404:  # no s3:ListBucket: S3 will not say the key is missing
+                return self._error(403, "AccessDenied", "Access Denied")
             return self._error(
-                int(meta.get("HTTPStatusCode", 500)),
-                str(details.get("Code", "")),
-                str(details.get("Message", "")),
+                status, str(details.get("Code", "")), str(details.get("Message", ""))
             )
         except BotoCoreError as error:
             return _bad_gateway(self.name, error)
@@ -208,9 +209,7 @@ class OriginGroup:
     """Primary first; on a failover status (or no answer) the same request goes to the
     secondary, whose response is final."""
 
-    def __init__(
-        self, primary: Origin, secondary: Origin, statuses: frozenset[int] = FAILOVER_STATUSES
-    ) -> None:
+    def __init__(self, primary: Origin, secondary: Origin, statuses: frozenset[int]) -> None:
         self.primary = primary
         self.secondary = secondary
         self.statuses = statuses

@@ -1,6 +1,7 @@
 """``imgedge serve``: the whole pipeline on one machine.
 
-    viewer -> CloudFrontServer (HOST:PORT; edge router in-process, cache)
+    viewer -> CloudFrontServer (HOST:PORT; cache; the distribution of infra/distribution.py)
+                 -> WorkerPool (edge router, run from its built package, 128 MB / 5 s)
                  -> S3Origin (derivatives bucket)  --403/404/5xx-->  HttpOrigin
                                                                        -> FunctionUrlServer
                                                                           -> WorkerPool
@@ -11,8 +12,12 @@
                                 -> CloudFrontApiServer (CreateInvalidation on the cache)
     X-Ray: XRayDaemon (UDP on loopback, records under the data dir) or any daemon given
 
-Start order: S3, buckets, X-Ray daemon, workers, function URL, CloudFront; then samples
-and ``ready``. Stop (SIGINT/SIGTERM) in reverse.
+Start order: S3, buckets, X-Ray daemon, workers, function URL, edge package and workers,
+CloudFront; then samples and ``ready``. Stop (SIGINT/SIGTERM) in reverse.
+
+The edge router runs as Lambda@Edge runs it: from its zip (``infra.package``, the same
+build ``imgedge package`` makes) extracted under the data dir, with the configuration baked
+into it and no IMGEDGE_CONFIG in its environment.
 
 Without a configuration file the local stack traces every request (trace_sampling_rate 1),
 so that ``imgedge traces`` shows something at once; a file's rate is used as it is.
@@ -22,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -35,16 +41,19 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import ClientError
 
+from infra.distribution import Distribution, describe
 from infra.local.cloudfront import CloudFrontServer
 from infra.local.cloudfront_api import CloudFrontApiServer
 from infra.local.events import DISTRIBUTION_ID
 from infra.local.function_url import FunctionUrlServer
-from infra.local.lambda_runtime import FunctionSpec, WorkerPool, call_in_process, load_object
+from infra.local.lambda_runtime import FunctionSpec, WorkerPool, extract_package
 from infra.local.origins import HttpOrigin, OriginGroup, S3Origin
 from infra.local.s3_events import BucketWatcher, QueueEventSource
 from infra.local.s3_server import EmbeddedS3
 from infra.local.samples import upload_samples
+from infra.local.sigv4 import AccessKey
 from infra.local.xray_daemon import XRayDaemon
+from infra.package import build_edge_zip
 from shared.config import CONFIG_ENV, Config, load_config
 
 log = logging.getLogger("imgedge.local")
@@ -52,8 +61,10 @@ log = logging.getLogger("imgedge.local")
 FAKE_ACCESS_KEY = "imgedge-local"
 FAKE_SECRET_KEY = "imgedge-local"
 REGION = "us-east-1"
+# The identity CloudFront's origin access control signs requests to the function URL with.
+CLOUDFRONT_OAC_KEY = AccessKey("cloudfront-oac", "cloudfront-oac", user_name="cloudfront-oac")
 
-EDGE_FUNCTION = "edge_router.handler:make_handler"
+EDGE_FUNCTION = "edge_router.handler:handler"  # inside the edge package
 RESIZER_FUNCTION = "regional_resizer.handler:handler"
 PURGE_FUNCTION = "regional_resizer.purge:handler"
 
@@ -71,6 +82,7 @@ class StackOptions:
     config_path: Path | None = None
     xray_daemon: str | None = None  # HOST:PORT of an external daemon; None: embed one
     workers: int = 2
+    edge_workers: int = 4
     resizer_timeout_s: float = 25.0  # below CloudFront's 30 s origin response timeout
     resizer_memory_mb: int = 1769
     invalidation_delay_s: float | None = None  # None: cloudfront_api's default (5 s)
@@ -129,6 +141,7 @@ class LocalStack:
         self.purge_pool: WorkerPool | None = None
         self.watcher: BucketWatcher | QueueEventSource | None = None
         self.pool: WorkerPool | None = None
+        self.edge_pool: WorkerPool | None = None
         self.function_url: FunctionUrlServer | None = None
         self.cloudfront: CloudFrontServer | None = None
         self.sample_urls: list[str] = []
@@ -160,7 +173,7 @@ class LocalStack:
             config_path = Path(os.environ[CONFIG_ENV])
         # Validate before anything starts.
         config = load_config(config_path) if config_path else Config(trace_sampling_rate=1.0)
-        edge_handler = load_object(opts.edge_function)(config)
+        distribution = describe(config)
 
         if not opts.s3_endpoint:
             self.s3_server = EmbeddedS3(opts.host, opts.s3_port, log=opts.data_dir / "s3.log")
@@ -195,25 +208,31 @@ class LocalStack:
             timeout_s=opts.resizer_timeout_s,
         )
         self.pool = WorkerPool(spec, size=opts.workers).start()
-        self.function_url = FunctionUrlServer(self.pool, "127.0.0.1").start()
+        # AWS_IAM, as deployed: only CloudFront's origin access control may call it.
+        self.function_url = FunctionUrlServer(
+            self.pool, "127.0.0.1", accepted_keys=[CLOUDFRONT_OAC_KEY]
+        ).start()
 
-        def edge(event: dict[str, Any]) -> Any:
-            return call_in_process(
-                edge_handler, event, name="imgedge-edge-router", memory_mb=128, timeout_s=5
-            )
+        self.edge_pool = self._start_edge(config, distribution)
 
         origin = OriginGroup(
             S3Origin(opts.derivatives_bucket, self.s3_endpoint),
-            HttpOrigin(self.function_url.url, name="function-url"),
+            HttpOrigin(self.function_url.url, name="function-url", signing_key=CLOUDFRONT_OAC_KEY),
+            distribution.failover_statuses,
         )
-        self.cloudfront = CloudFrontServer(edge, origin, host=opts.host, port=opts.port).start()
-        # --- local pages (issue 6): the gallery under /_imgedge/, reading both buckets ------
+        # The gallery under /_imgedge/ reads both buckets.
         from infra.inventory import Inventory
         from infra.local.gallery import Gallery
 
         inventory = Inventory(s3, opts.originals_bucket, opts.derivatives_bucket)
-        self.cloudfront.local_pages = Gallery(inventory, config).respond
-        # -----------------------------------------------------------------------------------
+        self.cloudfront = CloudFrontServer(
+            distribution,
+            self.edge_pool.invoke,
+            origin,
+            host=opts.host,
+            port=opts.port,
+            local_pages=Gallery(inventory, config).respond,
+        ).start()
 
         # Purge on change: S3 events from the originals bucket -> the purge function, which
         # deletes derivatives and invalidates the emulator's cache through CloudFront's API.
@@ -254,6 +273,23 @@ class LocalStack:
             self.watcher = BucketWatcher(s3, opts.originals_bucket, deliver).start()
         self._print("ready")
 
+    def _start_edge(self, config: Config, distribution: Distribution) -> WorkerPool:
+        """The edge router's workers, running its package with the configuration baked in."""
+        opts = self.options
+        package_dir = opts.data_dir / "edge"
+        shutil.rmtree(package_dir, ignore_errors=True)
+        package_dir.mkdir(parents=True)
+        edge_zip = build_edge_zip(config, package_dir)
+        edge_spec = FunctionSpec(
+            handler=opts.edge_function,
+            name="imgedge-edge-router",
+            unset_env=(CONFIG_ENV,),  # Lambda@Edge: no environment variables of one's own
+            code_dir=str(extract_package(edge_zip, package_dir / "task").resolve()),
+            memory_mb=distribution.edge.memory_mb,
+            timeout_s=distribution.edge.timeout_s,
+        )
+        return WorkerPool(edge_spec, size=opts.edge_workers).start()
+
     def stop(self) -> None:
         if self.watcher is not None:
             self.watcher.stop()
@@ -262,10 +298,10 @@ class LocalStack:
             if server is not None:
                 server.stop()
         self.cloudfront_api = self.cloudfront = self.function_url = None
-        for pool in (self.purge_pool, self.pool):
+        for pool in (self.purge_pool, self.edge_pool, self.pool):
             if pool is not None:
                 pool.close()
-        self.purge_pool = self.pool = None
+        self.purge_pool = self.edge_pool = self.pool = None
         if self.xray is not None:
             self.xray.stop()
             self.xray = None

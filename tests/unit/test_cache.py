@@ -61,8 +61,8 @@ def test_no_store_stops_only_some_errors_from_being_cached(status: int) -> None:
 
 @pytest.mark.parametrize("status", [500, 502, 503, 504])
 def test_other_errors_are_cached_despite_no_store(status: int) -> None:
-    """"Control how long CloudFront caches errors": for error codes other than 404, 410,
-    414 and 501, CloudFront ignores no-store, no-cache and private."""
+    """For error codes other than 404, 410, 414 and 501, CloudFront ignores no-store,
+    no-cache and private ("Control how long CloudFront caches errors")."""
     assert ttl(status, "no-store") == 10
     assert ttl(status, "no-cache, max-age=60") == 60
 
