@@ -40,13 +40,10 @@ from infra.aws.resizer import (
     python_runtime,
 )
 from infra.aws.settings import DeploySettings
+from infra.functions import PURGE
 from infra.package import PURGE_HANDLER
 from shared.layout import INDEX_ROOT
 
-# One purge lists an original's markers, deletes its objects and markers, and invalidates
-# their paths: a few S3 calls and one CloudFront call, whatever the bucket holds.
-PURGE_MEMORY_MB = 256
-PURGE_TIMEOUT_S = 60
 # The events regional_resizer/purge.py acts on (its PURGING_EVENTS).
 PURGING_EVENTS = (s3.EventType.OBJECT_CREATED, s3.EventType.OBJECT_REMOVED)
 DEAD_LETTER_RETENTION = Duration.days(14)  # the longest SQS keeps a message
@@ -108,8 +105,8 @@ class Purge(Construct):
             architecture=ARCHITECTURES[settings.resizer_architecture],
             handler=PURGE_HANDLER,
             code=lambda_.Code.from_asset(str(code)),
-            memory_size=PURGE_MEMORY_MB,
-            timeout=Duration.seconds(PURGE_TIMEOUT_S),
+            memory_size=PURGE.memory_mb,
+            timeout=Duration.seconds(PURGE.timeout_s),
             reserved_concurrent_executions=settings.purge_reserved_concurrency or None,
             dead_letter_queue=self.dead_letters,
             tracing=lambda_.Tracing.ACTIVE,

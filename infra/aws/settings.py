@@ -29,6 +29,9 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from infra.distribution import Distribution
+from infra.functions import RESIZER
+
 EDGE_REGION = "us-east-1"  # Lambda@Edge functions live here, whatever the home region
 ARCHITECTURES = ("x86_64", "arm64")
 PYTHON_VERSIONS = ("3.11", "3.12", "3.13")  # Lambda (and Lambda@Edge) Python runtimes
@@ -76,15 +79,13 @@ class DeploySettings:
     # The resizer's processor. Graviton (arm64) is about a fifth cheaper per GB-second.
     # The edge function is always x86_64 (Lambda@Edge allows nothing else).
     resizer_architecture: str = "arm64"
-    # From the benchmark (README, Performance): every render is single-threaded and Lambda
-    # gives one full vCPU from 1769 MB; the worst inputs the default limits admit peak near
-    # 515 MB. The timeout must stay below the distribution's origin read timeout, or
-    # CloudFront gives up on a resize that succeeds.
-    resizer_memory_mb: int = 1769
-    resizer_timeout_s: int = 25
+    # infra/functions.py says why. The timeout must stay below the distribution's origin
+    # read timeout, or CloudFront gives up on a resize that succeeds.
+    resizer_memory_mb: int = RESIZER.memory_mb
+    resizer_timeout_s: int = RESIZER.timeout_s
     # 0: no reserved concurrency (the account's pool); otherwise a hard cap on resizers.
     resizer_reserved_concurrency: int = 0
-    origin_read_timeout_s: int = 30  # CloudFront's default origin response timeout
+    origin_read_timeout_s: int = Distribution.origin_read_timeout_s
     log_retention_days: int = 30
 
     # Empty: CloudFormation generates unique names.

@@ -44,7 +44,7 @@ import time
 import traceback
 import uuid
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -408,16 +408,3 @@ class WorkerPool:
             self._idle.put(worker)
 
         threading.Thread(target=run, name="worker-replacer", daemon=True).start()
-
-
-def call_in_process(
-    handler: Callable[[Any, Any], Any], event: Any, *, name: str, memory_mb: int, timeout_s: float
-) -> Any:
-    """Invoke a handler in this process with a Lambda context (for the edge function)."""
-    context = LambdaContext(
-        function_name=name,
-        memory_limit_in_mb=memory_mb,
-        aws_request_id=str(uuid.uuid4()),
-        deadline=time.time() + timeout_s,
-    )
-    return handler(event, context)

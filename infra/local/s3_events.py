@@ -1,8 +1,10 @@
 """S3 event notifications for the local stack, delivered to a function (the purge).
 
 - ``QueueEventSource`` (the embedded S3): the originals bucket notifies an SQS queue, both
-  inside the embedded server (moto emits S3's own event documents), and a thread
-  long-polls the queue and delivers each message - S3 -> SQS -> Lambda, as on AWS.
+  inside the embedded server (moto emits S3's own event documents, and a queue is the
+  destination it delivers to), and a thread long-polls the queue and delivers each message.
+  On AWS, S3 invokes the purge function directly and asynchronously; the stack delivers
+  through ``async_invoke.AsyncInvoker``, which does what Lambda does with such events.
 - ``BucketWatcher`` (any other ``--s3-endpoint``, which may have no SQS): polls listings
   and writes the event documents S3 would (ObjectCreated:Put, ObjectRemoved:Delete, 2.1):
   a new or changed ETag is a creation, a vanished key a removal. An object created and

@@ -42,6 +42,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from infra.distribution import Distribution, describe
+from infra.functions import PURGE, RESIZER
+from infra.local.async_invoke import AsyncInvoker
 from infra.local.cloudfront import CloudFrontServer
 from infra.local.cloudfront_api import CloudFrontApiServer
 from infra.local.events import DISTRIBUTION_ID
@@ -83,8 +85,8 @@ class StackOptions:
     xray_daemon: str | None = None  # HOST:PORT of an external daemon; None: embed one
     workers: int = 2
     edge_workers: int = 4
-    resizer_timeout_s: float = 25.0  # below CloudFront's 30 s origin response timeout
-    resizer_memory_mb: int = 1769
+    resizer_timeout_s: float = RESIZER.timeout_s
+    resizer_memory_mb: int = RESIZER.memory_mb
     invalidation_delay_s: float | None = None  # None: cloudfront_api's default (5 s)
     edge_function: str = EDGE_FUNCTION
     resizer_function: str = RESIZER_FUNCTION
@@ -140,6 +142,7 @@ class LocalStack:
         self.cloudfront_api: CloudFrontApiServer | None = None
         self.purge_pool: WorkerPool | None = None
         self.watcher: BucketWatcher | QueueEventSource | None = None
+        self.purge_invoker: AsyncInvoker | None = None
         self.pool: WorkerPool | None = None
         self.edge_pool: WorkerPool | None = None
         self.function_url: FunctionUrlServer | None = None
@@ -248,16 +251,15 @@ class LocalStack:
                 "AWS_ENDPOINT_URL_CLOUDFRONT": self.cloudfront_api.url,
             },
             unset_env=spec.unset_env,
-            memory_mb=512,
-            timeout_s=60,
+            memory_mb=PURGE.memory_mb,
+            timeout_s=PURGE.timeout_s,
         )
         self.purge_pool = WorkerPool(purge_spec, size=1).start()
-        purge_pool = self.purge_pool
-
-        def deliver(event: dict[str, Any]) -> None:
-            outcome = purge_pool.invoke(event)
-            if not outcome.ok:
-                log.error("purge failed (%s): %s", outcome.outcome, outcome.error)
+        # S3 invokes the purge asynchronously: Lambda's retries, then a dead-letter file.
+        self.purge_invoker = AsyncInvoker(
+            self.purge_pool, opts.data_dir / "purge-dead-letters.jsonl"
+        )
+        deliver = self.purge_invoker.invoke
 
         self._print(f"edge: {self.cloudfront.url}")
         self._print(f"s3: {self.s3_endpoint}")
@@ -294,6 +296,9 @@ class LocalStack:
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
+        if self.purge_invoker is not None:
+            self.purge_invoker.stop()
+            self.purge_invoker = None
         for server in (self.cloudfront_api, self.cloudfront, self.function_url):
             if server is not None:
                 server.stop()

@@ -11,6 +11,7 @@ from aws_cdk.assertions import Template
 
 from infra.aws.lambda_src.precompute_batch import RENDER_TIMEOUT_ENV, BatchUnfinished
 from infra.aws.precompute import LABEL, RESULTS_PREFIX
+from infra.functions import PURGE
 from infra.package import PRECOMPUTE_BATCH_HANDLER, PURGE_HANDLER
 from regional_resizer.purge import PURGING_EVENTS
 from shared.layout import INDEX_ROOT
@@ -68,7 +69,8 @@ def test_purge_function(synthesized: Synthesized) -> None:
     assert properties["Handler"] == PURGE_HANDLER == "regional_resizer.purge.handler"
     assert same_code(purge, resizer)  # the same regional_resizer.zip
     assert (properties["Runtime"], properties["Architectures"]) == ("python3.12", ["arm64"])
-    assert (properties["MemorySize"], properties["Timeout"]) == (256, 60)
+    assert (properties["MemorySize"], properties["Timeout"]) == (PURGE.memory_mb, PURGE.timeout_s)
+    assert PURGE.timeout_s >= 300  # room to wait out CloudFront's invalidation quota
     assert properties["TracingConfig"] == {"Mode": "Active"}
     assert properties["ReservedConcurrentExecutions"] == 5  # the settings' cap
     assert properties["LoggingConfig"]["LogGroup"] == {"Ref": log_group}
