@@ -1,11 +1,13 @@
 # Two commands from a fresh clone: `make serve` (the local stack, with samples) and
 # `make test` (lint, types, and every test). Both install what they need first.
+# `make check` is the fast loop: lint, types, unit and property tests (no root, no network
+# once installed).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser loadtools serve test lint clean
+.PHONY: install browser loadtools serve check test lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +38,9 @@ loadtools:
 	    chmod +x /usr/sbin/policy-rc.d && trap 'rm -f /usr/sbin/policy-rc.d' EXIT; }; \
 	  apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx >/dev/null; }
+
+check: lint
+	$(BIN)/python -m pytest tests/unit tests/property
 
 test: lint browser loadtools
 	$(BIN)/python -m pytest

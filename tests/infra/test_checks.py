@@ -66,7 +66,7 @@ def test_the_packs_find_exactly_what_is_acknowledged(
     assert {rule.split("-")[0] for rule in found} == {"AwsSolutions", "Serverless"}
     for rule, reason in acknowledged:
         assert len(reason) > 60, f"{rule}: say why"
-    # The findings the issue names: Lambda@Edge can have neither tracing nor a DLQ.
+    # Lambda@Edge can have neither tracing nor a DLQ: those findings are acknowledged.
     assert {"Serverless-LambdaTracing", "Serverless-LambdaDLQ"} <= set(found)
 
 
