@@ -29,6 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from PIL import Image
 
 from edge_router.normalize import normalize
+from infra.local import credentials as local
+from regional_resizer import storage
 from shared.config import Config
 from shared.contract import DEFAULT_FIT, ORIGINAL_PREFIX, ImageRequest
 from shared.errors import InvalidRequest
@@ -38,9 +40,6 @@ DEFAULT_ORIGINALS_BUCKET = "originals"
 DEFAULT_DERIVATIVES_BUCKET = "derivatives"
 HEADER_BYTES = 64 * 1024
 """How much of a derivative is read to learn its dimensions."""
-
-_MISSING = {"NoSuchKey", "404", "NotFound"}
-_FORBIDDEN = {"403", "Forbidden", "AccessDenied"}
 
 
 # --- the values ----------------------------------------------------------------------------
@@ -194,7 +193,7 @@ class Inventory:
         try:
             head = self.s3.head_object(Bucket=self.originals_bucket, Key=key)
         except ClientError as error:
-            if _code(error) in _MISSING:
+            if storage.is_missing(error):
                 return None
             raise
         return OriginalInfo(
@@ -227,7 +226,7 @@ class Inventory:
                 Bucket=self.derivatives_bucket, Key=key, Range=f"bytes=0-{HEADER_BYTES - 1}"
             )
         except ClientError as error:
-            if _code(error) in _MISSING:
+            if storage.is_missing(error):
                 return DerivativeInfo(key, variant, key_format, None, None, None, "")
             raise
         with response["Body"] as body:
@@ -248,7 +247,7 @@ class Inventory:
         try:
             self.s3.head_object(Bucket=self.derivatives_bucket, Key=key)
         except ClientError as error:
-            if _code(error) in _MISSING | _FORBIDDEN:
+            if storage.is_missing(error, denied_is_missing=True):
                 return False
             raise
         return True
@@ -263,31 +262,21 @@ def _total_size(content_range: str | None, length: int) -> int:
     return length
 
 
-def _code(error: ClientError) -> str:
-    code = error.response.get("Error", {}).get("Code")
-    if code:
-        return str(code)
-    return str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-
-
 def s3_client(endpoint: str | None) -> Any:
     """An S3 client for AWS, or for another S3-compatible endpoint."""
-    session = boto3.session.Session()
     if not endpoint:
-        return session.client("s3")
-    return session.client("s3", endpoint_url=endpoint, **endpoint_settings(session))
+        return storage.s3_client()
+    return storage.s3_client(endpoint, **endpoint_settings())
 
 
-def endpoint_settings(session: Any = None) -> dict[str, str]:
+def endpoint_settings() -> dict[str, str]:
     """Client settings for another endpoint: the local stack's region and credentials where
     none are configured (any credentials work against the embedded server)."""
-    from infra.local.stack import FAKE_ACCESS_KEY, FAKE_SECRET_KEY, REGION
-
-    session = session or boto3.session.Session()
-    settings = {"region_name": session.region_name or REGION}
+    session = boto3.session.Session()
+    settings = {"region_name": session.region_name or local.REGION}
     if session.get_credentials() is None:
-        settings["aws_access_key_id"] = FAKE_ACCESS_KEY
-        settings["aws_secret_access_key"] = FAKE_SECRET_KEY
+        settings["aws_access_key_id"] = local.ACCESS_KEY_ID
+        settings["aws_secret_access_key"] = local.SECRET_ACCESS_KEY
     return settings
 
 

@@ -19,15 +19,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import unquote
-
-import boto3
-from botocore.config import Config as BotoConfig
 
 from regional_resizer import responses, tracing
 from regional_resizer.media_types import sniff
@@ -46,13 +42,6 @@ from shared.layout import index_key
 
 log = logging.getLogger("imgedge.resizer")
 log.setLevel(logging.INFO)
-
-# Standard retry mode: exponential backoff with jitter on throttling and 5xx, bounded.
-S3_CLIENT_CONFIG = BotoConfig(
-    retries={"mode": "standard", "max_attempts": 3},
-    connect_timeout=2,
-    read_timeout=10,
-)
 
 DEADLINE_MARGIN_S = 2.0
 """Kept back from the time Lambda gives: the step that is running when the deadline passes
@@ -91,8 +80,7 @@ def config() -> Config:
 
 @cache
 def storage() -> Storage:
-    client = boto3.client("s3", config=S3_CLIENT_CONFIG)
-    return Storage(client, os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
+    return Storage.from_environment()
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

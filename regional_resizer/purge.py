@@ -51,7 +51,6 @@ from urllib.parse import unquote_plus
 import boto3
 from botocore.exceptions import ClientError
 
-from regional_resizer.handler import S3_CLIENT_CONFIG
 from regional_resizer.storage import Storage
 from shared.contract import uri_of
 from shared.layout import index_prefix, stored_key
@@ -80,8 +79,7 @@ BUDGET_WITHOUT_CONTEXT_S = 60.0  # a direct call (no Lambda context)
 
 @cache
 def storage() -> Storage:
-    client = boto3.client("s3", config=S3_CLIENT_CONFIG)
-    return Storage(client, os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
+    return Storage.from_environment()
 
 
 @cache

@@ -1,24 +1,64 @@
-"""S3 access for the resizer and the purge: read originals, write and delete derivatives.
+"""S3 for the regional functions: the one way imgedge makes an S3 client, says which of
+S3's answers mean "no such object", reads originals, and writes and deletes derivatives.
 
 There is deliberately no method that writes to the originals bucket. botocore errors are
 translated here, once: a missing original is SourceNotFound, anything else UpstreamError.
 The derivatives bucket's layout (derivatives plus a per-original marker index) is
-``shared.layout``'s.
+``shared.layout``'s. The command line and the local stack make their clients here too.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
+from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.errors import SourceNotFound, SourceTooLarge, UpstreamError
 
-_MISSING = {"NoSuchKey", "404", "NotFound", "NoSuchBucket"}
+# Standard retry mode: exponential backoff with jitter on throttling and 5xx, bounded.
+S3_CLIENT_CONFIG = BotoConfig(
+    retries={"mode": "standard", "max_attempts": 3},
+    connect_timeout=2,
+    read_timeout=10,
+)
+
+MISSING = frozenset({"NoSuchKey", "NoSuchBucket", "404", "NotFound"})
+"""Error codes for an object that is not there. A HEAD has no body to name the error in:
+its code is the bare status ("404") or botocore's "NotFound"."""
+DENIED = frozenset({"403", "AccessDenied", "Forbidden"})
+"""Error codes of a refusal. Without ``s3:ListBucket`` on a bucket, this is also how S3
+answers for a key it does not have (GetObject and HeadObject, "Permissions")."""
+
 DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 _ALREADY_WRITTEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
+
+
+def s3_client(endpoint_url: str | None = None, **settings: str) -> Any:
+    """An S3 client with imgedge's retries and timeouts. Without ``endpoint_url``, boto3's
+    own configuration applies (AWS_ENDPOINT_URL_S3 names another endpoint, as the local
+    stack's functions have it); ``settings`` are boto3's client arguments (``region_name``,
+    ``aws_access_key_id``, ``aws_secret_access_key``)."""
+    return boto3.client("s3", endpoint_url=endpoint_url, config=S3_CLIENT_CONFIG, **settings)
+
+
+def error_code(error: ClientError) -> str:
+    """S3's error code; the HTTP status where the response had no body to name one."""
+    code = error.response.get("Error", {}).get("Code")
+    if code:
+        return str(code)
+    return str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def is_missing(error: ClientError, *, denied_is_missing: bool = False) -> bool:
+    """Whether ``error`` says the object is not there. ``denied_is_missing`` for a caller
+    whose role may not list the bucket, to whom S3 answers a missing key with 403."""
+    code = error_code(error)
+    return code in MISSING or (denied_is_missing and code in DENIED)
 
 
 @dataclass(frozen=True)
@@ -34,12 +74,17 @@ class Storage:
         self.originals_bucket = originals_bucket
         self.derivatives_bucket = derivatives_bucket
 
+    @classmethod
+    def from_environment(cls) -> Storage:
+        """A function's storage: the buckets ORIGINALS_BUCKET and DERIVATIVES_BUCKET name."""
+        return cls(s3_client(), os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
+
     def get_original(self, key: str, max_bytes: int) -> Original:
         """The original's bytes, refused unread if S3 says it is larger than ``max_bytes``."""
         try:
             response = self._s3.get_object(Bucket=self.originals_bucket, Key=key)
         except ClientError as error:
-            if _error_code(error) in _MISSING:
+            if is_missing(error):
                 raise SourceNotFound() from None
             raise UpstreamError() from error
         except BotoCoreError as error:
@@ -77,7 +122,7 @@ class Storage:
                 IfNoneMatch="*",
             )
         except ClientError as error:
-            if _error_code(error) in _ALREADY_WRITTEN:
+            if error_code(error) in _ALREADY_WRITTEN:
                 return False
             raise UpstreamError() from error
         except BotoCoreError as error:
@@ -89,12 +134,26 @@ class Storage:
         try:
             response = self._s3.head_object(Bucket=self.originals_bucket, Key=key)
         except ClientError as error:
-            if _error_code(error) in _MISSING:
+            if is_missing(error):
                 return None
             raise UpstreamError() from error
         except BotoCoreError as error:
             raise UpstreamError() from error
         return str(response.get("ETag") or "")
+
+    def has_derivative(self, key: str) -> bool:
+        """Whether the derivatives bucket holds ``key`` (HeadObject). A 403 counts as absent,
+        as for CloudFront's origin group: a role that may read the bucket's objects but not
+        list them gets 403 for a key the bucket does not have."""
+        try:
+            self._s3.head_object(Bucket=self.derivatives_bucket, Key=key)
+        except ClientError as error:
+            if is_missing(error, denied_is_missing=True):
+                return False
+            raise UpstreamError() from error
+        except BotoCoreError as error:
+            raise UpstreamError() from error
+        return True
 
     def put_marker(self, key: str) -> None:
         """An empty index marker (``shared.layout``); written before the derivative."""
@@ -136,10 +195,3 @@ class Storage:
             return getattr(self._s3, operation)(**params)
         except (ClientError, BotoCoreError) as error:
             raise UpstreamError() from error
-
-
-def _error_code(error: ClientError) -> str:
-    code = error.response.get("Error", {}).get("Code")
-    if code:
-        return str(code)
-    return str(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))

@@ -46,6 +46,7 @@ from infra.functions import PURGE, RESIZER
 from infra.local.async_invoke import AsyncInvoker
 from infra.local.cloudfront import CloudFrontServer
 from infra.local.cloudfront_api import CloudFrontApiServer
+from infra.local.credentials import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, client_settings
 from infra.local.events import DISTRIBUTION_ID
 from infra.local.function_url import FunctionUrlServer
 from infra.local.lambda_runtime import FunctionSpec, WorkerPool, extract_package
@@ -56,13 +57,13 @@ from infra.local.samples import upload_samples
 from infra.local.sigv4 import AccessKey
 from infra.local.xray_daemon import XRayDaemon
 from infra.package import build_edge_zip
+from regional_resizer.storage import s3_client as make_s3_client
 from shared.config import CONFIG_ENV, Config, load_config
 
 log = logging.getLogger("imgedge.local")
 
-FAKE_ACCESS_KEY = "imgedge-local"
-FAKE_SECRET_KEY = "imgedge-local"
-REGION = "us-east-1"
+FAKE_ACCESS_KEY = ACCESS_KEY_ID
+FAKE_SECRET_KEY = SECRET_ACCESS_KEY
 # The identity CloudFront's origin access control signs requests to the function URL with.
 CLOUDFRONT_OAC_KEY = AccessKey("cloudfront-oac", "cloudfront-oac", user_name="cloudfront-oac")
 
@@ -95,13 +96,9 @@ class StackOptions:
 
 def s3_client(endpoint: str, service: str = "s3") -> Any:
     """A client of the local endpoint (the embedded server also speaks SQS)."""
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id=FAKE_ACCESS_KEY,
-        aws_secret_access_key=FAKE_SECRET_KEY,
-    )
+    if service == "s3":
+        return make_s3_client(endpoint, **client_settings())
+    return boto3.client(service, endpoint_url=endpoint, **client_settings())
 
 
 def check_port_free(host: str, port: int) -> None:

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra.inventory import Inventory
@@ -48,8 +47,9 @@ from infra.precompute import (
     plan,
     resizer_event,
 )
-from regional_resizer.handler import S3_CLIENT_CONFIG, config
+from regional_resizer.handler import config
 from regional_resizer.handler import handler as resizer_handler
+from regional_resizer.storage import s3_client
 
 log = logging.getLogger("imgedge.precompute")
 log.setLevel(logging.INFO)
@@ -83,8 +83,7 @@ class RenderContext:
 
 @cache
 def inventory() -> Inventory:
-    client = boto3.client("s3", config=S3_CLIENT_CONFIG)
-    return Inventory(client, os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
+    return Inventory(s3_client(), os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
