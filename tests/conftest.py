@@ -62,6 +62,17 @@ def make_s3_client(endpoint: str) -> Any:
     )
 
 
+def make_cloudfront_client(endpoint: str) -> Any:
+    """A client of a local CloudFront API emulator (infra/local/cloudfront_api.py)."""
+    return boto3.client(
+        "cloudfront",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
 @pytest.fixture(scope="session")
 def s3(s3_endpoint: str) -> Any:
     return make_s3_client(s3_endpoint)

@@ -7,6 +7,8 @@ enforces too; ``tests/infra`` checks the synthesized template carries exactly th
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
@@ -56,6 +58,11 @@ EDGE_EVENT_TYPES = {
     "viewer-request": cloudfront.LambdaEdgeEventType.VIEWER_REQUEST,
     "origin-request": cloudfront.LambdaEdgeEventType.ORIGIN_REQUEST,
 }
+
+
+def _allow_list(behavior: Any, names: tuple[str, ...]) -> Any:
+    """A policy field as CDK spells it: an allow-list of ``names``, or none at all."""
+    return behavior.allow_list(*names) if names else behavior.none()
 
 
 def _member(header_value: str) -> str:
@@ -115,21 +122,11 @@ class Delivery(Construct):
             min_ttl=Duration.seconds(key.min_ttl),
             default_ttl=Duration.seconds(key.default_ttl),
             max_ttl=Duration.seconds(key.max_ttl),
-            query_string_behavior=(
-                cloudfront.CacheQueryStringBehavior.allow_list(*key.query_strings)
-                if key.query_strings
-                else cloudfront.CacheQueryStringBehavior.none()
+            query_string_behavior=_allow_list(
+                cloudfront.CacheQueryStringBehavior, key.query_strings
             ),
-            header_behavior=(
-                cloudfront.CacheHeaderBehavior.allow_list(*key.headers)
-                if key.headers
-                else cloudfront.CacheHeaderBehavior.none()
-            ),
-            cookie_behavior=(
-                cloudfront.CacheCookieBehavior.allow_list(*key.cookies)
-                if key.cookies
-                else cloudfront.CacheCookieBehavior.none()
-            ),
+            header_behavior=_allow_list(cloudfront.CacheHeaderBehavior, key.headers),
+            cookie_behavior=_allow_list(cloudfront.CacheCookieBehavior, key.cookies),
             enable_accept_encoding_gzip=key.accept_encoding_gzip,
             enable_accept_encoding_brotli=key.accept_encoding_brotli,
         )
@@ -137,21 +134,11 @@ class Delivery(Construct):
             self,
             "OriginRequestPolicy",
             comment="imgedge: the trace headers to the resizer (shared/trace_context.py)",
-            header_behavior=(
-                cloudfront.OriginRequestHeaderBehavior.allow_list(*forwarded.headers)
-                if forwarded.headers
-                else cloudfront.OriginRequestHeaderBehavior.none()
+            header_behavior=_allow_list(cloudfront.OriginRequestHeaderBehavior, forwarded.headers),
+            query_string_behavior=_allow_list(
+                cloudfront.OriginRequestQueryStringBehavior, forwarded.query_strings
             ),
-            query_string_behavior=(
-                cloudfront.OriginRequestQueryStringBehavior.allow_list(*forwarded.query_strings)
-                if forwarded.query_strings
-                else cloudfront.OriginRequestQueryStringBehavior.none()
-            ),
-            cookie_behavior=(
-                cloudfront.OriginRequestCookieBehavior.allow_list(*forwarded.cookies)
-                if forwarded.cookies
-                else cloudfront.OriginRequestCookieBehavior.none()
-            ),
+            cookie_behavior=_allow_list(cloudfront.OriginRequestCookieBehavior, forwarded.cookies),
         )
         self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
             self,

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
 from infra.local.cache import CachedResponse, ResponseCache
 from infra.local.cloudfront_api import API_VERSION, CloudFrontApiServer
+from tests.conftest import make_cloudfront_client
 
 pytestmark = pytest.mark.integration
 
@@ -37,13 +37,7 @@ def api(cache: ResponseCache) -> Iterator[CloudFrontApiServer]:
 
 @pytest.fixture
 def cloudfront(api: CloudFrontApiServer) -> Any:
-    return boto3.client(
-        "cloudfront",
-        endpoint_url=api.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return make_cloudfront_client(api.url)
 
 
 def create(cloudfront: Any, paths: list[str], reference: str = "") -> Any:

@@ -13,7 +13,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -24,7 +23,7 @@ from infra.local.s3_events import event_record
 from regional_resizer import purge
 from shared.contract import uri_of
 from shared.layout import index_prefix
-from tests.conftest import Buckets
+from tests.conftest import Buckets, make_cloudfront_client
 
 pytestmark = pytest.mark.integration
 
@@ -48,13 +47,7 @@ def api(cache: ResponseCache) -> Iterator[CloudFrontApiServer]:
 
 @pytest.fixture
 def cloudfront(api: CloudFrontApiServer) -> Any:
-    return boto3.client(
-        "cloudfront",
-        endpoint_url=api.url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
+    return make_cloudfront_client(api.url)
 
 
 @pytest.fixture
