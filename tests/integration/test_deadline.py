@@ -22,6 +22,7 @@ from PIL import Image, ImageDraw
 from infra.local.lambda_runtime import FunctionSpec, LambdaContext, WorkerPool
 from regional_resizer import codecs, pipeline
 from regional_resizer import handler as resizer
+from regional_resizer.derivative import DEADLINE_MARGIN_S, DEFAULT_TIMEOUT_S, Deadline
 from shared.config import Config
 from shared.contract import ImageRequest
 from shared.errors import DeadlineExceeded
@@ -93,7 +94,7 @@ def test_deadline_trips_between_frames_answers_503_and_stores_nothing(
         return real_load_frame(*args, **kwargs)
 
     monkeypatch.setattr(codecs, "load_frame", counting_load_frame)
-    lambda_context = context(resizer.DEADLINE_MARGIN_S + BUDGET_S)
+    lambda_context = context(DEADLINE_MARGIN_S + BUDGET_S)
 
     response = resizer.handler(function_url_event(ANIMATED), lambda_context)
 
@@ -107,12 +108,12 @@ def test_deadline_trips_between_frames_answers_503_and_stores_nothing(
     assert phases(response) == ["s3-get", "decode", "resize"]
     assert 0 < len(loaded) < FRAMES - 1, len(loaded)
     # ... and well before Lambda's own timeout (the margin, less the step in progress).
-    assert lambda_context.get_remaining_time_in_millis() > resizer.DEADLINE_MARGIN_S * 500
+    assert lambda_context.get_remaining_time_in_millis() > DEADLINE_MARGIN_S * 500
     assert keys(s3, env.derivatives) == {}  # no derivative, and not even its marker
 
 
 def test_the_process_goes_on_and_a_retry_with_time_succeeds(env: Buckets, s3: Any) -> None:
-    tripped = resizer.handler(function_url_event(ANIMATED), context(resizer.DEADLINE_MARGIN_S))
+    tripped = resizer.handler(function_url_event(ANIMATED), context(DEADLINE_MARGIN_S))
     assert tripped["statusCode"] == 503
     assert phases(tripped) == ["s3-get"]  # no time at all: stopped after reading
 
@@ -127,17 +128,17 @@ def test_the_process_goes_on_and_a_retry_with_time_succeeds(env: Buckets, s3: An
 
 
 def test_the_deadline_comes_from_the_context_or_the_default() -> None:
-    margin = resizer.DEADLINE_MARGIN_S
+    margin = DEADLINE_MARGIN_S
     before = time.monotonic()
-    with_context = resizer.Deadline.of(context(10)).at
-    without = resizer.Deadline.of(None).at
+    with_context = Deadline.of(context(10)).at
+    without = Deadline.of(None).at
     after = time.monotonic()
     assert before + 10 - margin - 0.1 < with_context <= after + 10 - margin
-    assert before + resizer.DEFAULT_TIMEOUT_S - margin <= without
-    assert without <= after + resizer.DEFAULT_TIMEOUT_S - margin
-    resizer.Deadline.of(context(margin + 5)).check()  # time left: nothing happens
+    assert before + DEFAULT_TIMEOUT_S - margin <= without
+    assert without <= after + DEFAULT_TIMEOUT_S - margin
+    Deadline.of(context(margin + 5)).check()  # time left: nothing happens
     with pytest.raises(DeadlineExceeded) as raised:
-        resizer.Deadline.of(context(margin - 0.1)).check()
+        Deadline.of(context(margin - 0.1)).check()
     assert raised.value.status == 503
 
 
@@ -188,7 +189,7 @@ def test_in_a_lambda_like_worker_the_deadline_beats_the_timeout(
             "AWS_ENDPOINT_URL_S3": s3_endpoint,
         },
         unset_env=("IMGEDGE_CONFIG",),
-        timeout_s=resizer.DEADLINE_MARGIN_S + BUDGET_S,
+        timeout_s=DEADLINE_MARGIN_S + BUDGET_S,
     )
     pool = WorkerPool(spec, size=1).start()
     try:

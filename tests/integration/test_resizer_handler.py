@@ -15,8 +15,8 @@ import pytest
 from PIL import Image
 
 from infra.local.s3_server import free_port
+from regional_resizer import derivative, pipeline, responses
 from regional_resizer import handler as resizer
-from regional_resizer import pipeline, responses
 from regional_resizer.pipeline import Rendition
 from shared.layout import index_prefix
 from tests.conftest import EVENTS, Buckets
@@ -238,14 +238,14 @@ def test_original_replaced_while_rendering_takes_the_derivative_back(
     env: Buckets, s3: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     s3.put_object(Bucket=env.originals, Key="race.jpg", Body=jpeg_bytes())
-    real_render = pipeline.render  # what the handler imported as its `render`
+    real_render = pipeline.render  # what the resizer's core imported as its `render`
 
     def render_then_replace(*args: Any, **kwargs: Any) -> Rendition:
         rendition = real_render(*args, **kwargs)
         s3.put_object(Bucket=env.originals, Key="race.jpg", Body=jpeg_bytes((300, 200)))
         return rendition
 
-    monkeypatch.setattr(resizer, "render", render_then_replace)
+    monkeypatch.setattr(derivative, "render", render_then_replace)
     response = resizer.handler(function_url_event("/128x/jpeg/race.jpg"), None)
     assert response["statusCode"] == 200
     assert response["headers"]["cache-control"] == "no-store"
