@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote
 
+from shared import formats
 from shared.config import Config
 from shared.contract import FITS, MAX_KEY_BYTES, ImageRequest
 from shared.errors import InvalidRequest
@@ -29,7 +30,6 @@ from shared.signing import SIGNATURE_PARAM, verify
 
 TRANSFORM_PARAMS = ("s", "f", "q", "fit", "p")
 READ_PARAMS = (*TRANSFORM_PARAMS, SIGNATURE_PARAM)
-FORMAT_ALIASES = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png", "webp": "webp", "avif": "avif"}
 AUTO = "auto"
 
 # A canonical URI of a key of MAX_KEY_BYTES, every byte percent-encoded, plus its "/":
@@ -40,11 +40,6 @@ MAX_QUERY_FIELDS = 32
 
 _SIZE = re.compile(r"([0-9]{1,5})?x([0-9]{1,5})?")
 _QUALITY = re.compile(r"[0-9]{1,3}")
-
-# Source extension -> output format when the viewer names none (keep the source's format
-# where imgedge can write it), and the fallback family of f=auto.
-_KEEP_FORMAT = {".png": "png", ".gif": "png", ".apng": "png", ".webp": "webp", ".avif": "avif"}
-_PNG_FAMILY = (".png", ".gif", ".apng")
 
 
 def normalize(uri: str, querystring: str, accept: str | None, config: Config) -> ImageRequest:
@@ -153,23 +148,25 @@ def _choice(params: dict[str, str], name: str, allowed: tuple[str, ...]) -> str 
 
 def _format(value: str | None, source: str, accept: str | None, config: Config) -> str:
     if value is None:
-        return _enabled(_KEEP_FORMAT.get(_extension(source), "jpeg"), config)
+        return _enabled(_kept(source), config)
     if value == AUTO:
         return negotiate(accept, source, config)
-    if value not in FORMAT_ALIASES:
-        raise InvalidRequest("f must be one of webp, avif, jpeg, png, auto")
-    return FORMAT_ALIASES[value]
+    fmt = formats.output_spelled(value)
+    if fmt is None:
+        raise InvalidRequest(f"f must be one of {', '.join((*formats.OUTPUT_FORMATS, AUTO))}")
+    return fmt.name
 
 
 def negotiate(accept: str | None, source: str, config: Config) -> str:
     """f=auto: avif if Accept names it, else webp, else the source's family (png for png
     and gif sources, jpeg otherwise). Wildcards do not count: every browser sends them."""
     accepted = accepted_types(accept or "")
-    for fmt in ("avif", "webp"):
-        if f"image/{fmt}" in accepted and fmt in config.formats:
-            return fmt
-    family = "png" if _extension(source) in _PNG_FAMILY else "jpeg"
-    return _enabled(family, config)
+    for fmt in formats.AUTO_PREFERENCE:
+        if fmt.media_type in accepted and fmt.name in config.formats:
+            return fmt.name
+    kept = formats.output(_kept(source))
+    family = formats.DEFAULT_OUTPUT if kept in formats.AUTO_PREFERENCE else kept
+    return _enabled(family.name, config)
 
 
 def accepted_types(accept: str) -> set[str]:
@@ -190,6 +187,13 @@ def accepted_types(accept: str) -> set[str]:
     return types
 
 
+def _kept(source: str) -> str:
+    """The output when the viewer names none: the source's own format where imgedge writes
+    it (gif becomes png), by the extension of its name; else the default output."""
+    named = formats.from_extension(_extension(source))
+    return named.kept_as if named is not None else formats.DEFAULT_OUTPUT.name
+
+
 def _extension(source: str) -> str:
     name = source.rsplit("/", 1)[-1]
     dot = name.rfind(".")
@@ -198,7 +202,7 @@ def _extension(source: str) -> str:
 
 def _enabled(preferred: str, config: Config) -> str:
     """``preferred`` if the configuration enables it, else the first enabled fallback."""
-    for fmt in (preferred, "jpeg", "webp", "png", "avif"):
+    for fmt in (preferred, *(fallback.name for fallback in formats.FALLBACKS)):
         if fmt in config.formats:
             return fmt
     raise InvalidRequest("no output format enabled")  # unreachable: config validates

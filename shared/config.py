@@ -18,9 +18,11 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-OUTPUT_FORMATS = ("jpeg", "png", "webp", "avif")
-"""Every format the resizer can encode; a configuration may enable a subset."""
-LOSSY_FORMATS = ("jpeg", "webp", "avif")
+from shared import formats
+
+OUTPUT_FORMATS = formats.OUTPUT_FORMATS
+"""Every format the resizer can encode (``shared.formats``); a configuration may enable a
+subset."""
 
 MAX_DIMENSION = 8192
 """Hard limit on a requested width or height, whatever the allow-list says."""
@@ -47,7 +49,9 @@ class ConfigError(ValueError):
 
 
 def _frozen_qualities() -> Mapping[str, int]:
-    return MappingProxyType({"jpeg": 80, "webp": 80, "avif": 50})
+    return MappingProxyType(
+        {f.name: f.default_quality for f in formats.OUTPUTS if f.default_quality is not None}
+    )
 
 
 def _default_presets() -> Mapping[str, str]:
@@ -104,7 +108,7 @@ class Config:
 
     def quality_for(self, fmt: str) -> int | None:
         """The default quality of a lossy format; None for formats without one (png)."""
-        return self.default_quality[fmt] if fmt in LOSSY_FORMATS else None
+        return self.default_quality[fmt] if fmt in formats.LOSSY_FORMATS else None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Config:
@@ -155,11 +159,11 @@ def _problems(config: Config) -> list[str]:
     bad_formats = [f for f in config.formats if f not in OUTPUT_FORMATS]
     if bad_formats or not config.formats:
         problems.append(f"formats: must be a non-empty subset of {list(OUTPUT_FORMATS)}")
-    missing = [fmt for fmt in LOSSY_FORMATS if fmt not in config.default_quality]
+    missing = [fmt for fmt in formats.LOSSY_FORMATS if fmt not in config.default_quality]
     if missing:
         problems.append(f"default_quality: missing {missing}")
     for fmt, q in config.default_quality.items():
-        if fmt not in LOSSY_FORMATS:
+        if fmt not in formats.LOSSY_FORMATS:
             problems.append(f"default_quality: {fmt!r} is not a lossy output format")
         elif not isinstance(q, int) or q not in config.qualities:
             problems.append(f"default_quality.{fmt}: {q!r} must be one of qualities")

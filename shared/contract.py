@@ -28,7 +28,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from shared.config import MAX_DIMENSION, OUTPUT_FORMATS, Config
+from shared import formats
+from shared.config import MAX_DIMENSION, Config
 from shared.errors import InvalidRequest
 
 FITS = ("cover", "contain", "inside")
@@ -92,7 +93,7 @@ class ImageRequest:
             ):
                 raise InvalidRequest("the original takes no transform")
             return
-        if self.format not in OUTPUT_FORMATS:
+        if self.format not in formats.OUTPUT_FORMATS:
             raise InvalidRequest(f"unknown format {self.format!r}")
         for side in (self.width, self.height):
             if side is not None and not 1 <= side <= MAX_DIMENSION:
@@ -102,8 +103,8 @@ class ImageRequest:
         if self.fit != DEFAULT_FIT and (self.width is None or self.height is None):
             raise InvalidRequest("fit applies only when both width and height are given")
         if self.quality is not None:
-            if self.format == "png":
-                raise InvalidRequest("png takes no quality")
+            if not formats.output(self.format).takes_quality:
+                raise InvalidRequest(f"{self.format} takes no quality")
             if not 1 <= self.quality <= 100:
                 raise InvalidRequest("quality must lie in 1..100")
 
