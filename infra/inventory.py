@@ -240,18 +240,6 @@ class Inventory:
         fmt, width, height = found
         return DerivativeInfo(key, variant, fmt, width, height, total, content_type)
 
-    def exists(self, key: str) -> bool:
-        """Whether the derivatives bucket holds ``key`` (HeadObject). A 403 counts as absent,
-        as for CloudFront's origin group: without s3:ListBucket, S3 answers 403 for a key it
-        does not have."""
-        try:
-            self.s3.head_object(Bucket=self.derivatives_bucket, Key=key)
-        except ClientError as error:
-            if storage.is_missing(error, denied_is_missing=True):
-                return False
-            raise
-        return True
-
 
 def _total_size(content_range: str | None, length: int) -> int:
     """The object's size from ``Content-Range: bytes 0-65535/123456``."""

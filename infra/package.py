@@ -3,13 +3,13 @@
 - ``edge_router.zip``: ``edge_router/`` and ``shared/`` (stdlib only) and the configuration
   baked in as ``shared/imgedge.toml`` (Lambda@Edge has no environment variables). Far
   below the 1 MB limit of viewer-event functions.
-- ``regional_resizer.zip``: ``regional_resizer/``, ``shared/``, the same baked
-  configuration, and the runtime dependencies as manylinux wheels for the target Python and
-  architecture (pip's ``--platform/--only-binary``), without boto3 and its dependencies,
-  which the Lambda runtime provides. Three functions deploy from it: the resizer, the purge
-  (``regional_resizer/purge.py``) and the precompute batch
-  (``infra/aws/lambda_src/precompute_batch.py``), for which the zip also holds that module
-  and every project module it imports (``imgedge precompute``'s plan, the normalizer).
+- ``regional_resizer.zip``: ``regional_resizer/``, ``edge_router/``, ``shared/``, the same
+  baked configuration, and the runtime dependencies as manylinux wheels for the target
+  Python and architecture (pip's ``--platform/--only-binary``), without boto3 and its
+  dependencies, which the Lambda runtime provides. Three functions deploy from it: the
+  resizer (``regional_resizer/handler.py``), the purge (``regional_resizer/purge.py``) and
+  the precompute batch (``regional_resizer/precompute.py``), which plans with the edge's
+  normalizer (``edge_router/normalize.py``), so that its keys are the edge's.
 
 Both zips are deterministic (sorted entries, fixed timestamps and modes): the same inputs
 give the same bytes, so CDK's asset hashes change only when the code or configuration does.
@@ -20,7 +20,6 @@ app to check against what it deploys.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
@@ -48,10 +47,10 @@ MANIFEST = "manifest.json"
 EDGE_HANDLER = "edge_router.handler.handler"
 RESIZER_HANDLER = "regional_resizer.handler.handler"
 PURGE_HANDLER = "regional_resizer.purge.handler"
-PRECOMPUTE_BATCH_MODULE = "infra.aws.lambda_src.precompute_batch"
-PRECOMPUTE_BATCH_HANDLER = f"{PRECOMPUTE_BATCH_MODULE}.handler"
-# The project's top-level packages: the modules a zip may need from the repository.
-PROJECT_PACKAGES = ("shared", "edge_router", "regional_resizer", "infra")
+PRECOMPUTE_BATCH_HANDLER = "regional_resizer.precompute.handler"
+# The deployed packages each zip holds, whole.
+EDGE_PACKAGES = (edge_router, shared)
+RESIZER_PACKAGES = (regional_resizer, edge_router, shared)
 BAKED_CONFIG_NAME = f"shared/{BAKED_CONFIG.name}"
 
 MAX_EDGE_ZIP_BYTES = 1024 * 1024  # Lambda@Edge, viewer events
@@ -252,47 +251,6 @@ def _package_files(package: Any) -> Iterator[tuple[str, Path]]:
             yield f"{root.name}/{path.relative_to(root).as_posix()}", path
 
 
-def _module_file(root: Path, module: str) -> Path | None:
-    """The file of a project module (``a.b`` -> a/b.py or a/b/__init__.py), if it is one."""
-    parts = module.split(".")
-    if parts[0] not in PROJECT_PACKAGES:
-        return None
-    base = root.joinpath(*parts)
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
-
-
-def module_closure(module: str, root: Path | None = None) -> list[tuple[str, Path]]:
-    """(name in the zip, file) of a project module, of every project module it imports at
-    module level (transitively; imports inside functions are not followed) and of their
-    packages' ``__init__`` files, sorted."""
-    root = root or Path(shared.__file__).resolve().parent.parent
-    found: dict[str, Path] = {}
-    pending = [module]
-    while pending:
-        parts = pending.pop().split(".")
-        for depth in range(1, len(parts) + 1):  # the packages on the way, then the module
-            path = _module_file(root, ".".join(parts[:depth]))
-            if path is None:
-                raise PackageError(f"{'.'.join(parts)} is not a module of the project")
-            name = path.relative_to(root).as_posix()
-            if name in found:
-                continue
-            found[name] = path
-            imported: list[str] = []
-            for node in ast.parse(path.read_text(encoding="utf-8")).body:
-                if isinstance(node, ast.Import):
-                    imported += [alias.name for alias in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                    imported.append(node.module)
-                    # ``from package import module`` imports that module too
-                    imported += [f"{node.module}.{alias.name}" for alias in node.names]
-            pending += [m for m in imported if _module_file(root, m) is not None]
-    return sorted(found.items())
-
-
 def _tree_files(root: Path) -> Iterator[tuple[str, Path]]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
@@ -360,7 +318,7 @@ def _project_entries(packages: Iterable[Any], config: Config) -> list[tuple[str,
 
 def build_edge_zip(config: Config, out_dir: Path) -> Path:
     path = out_dir / EDGE_ZIP
-    write_zip(path, _project_entries((edge_router, shared), config))
+    write_zip(path, _project_entries(EDGE_PACKAGES, config))
     size = path.stat().st_size
     if size > MAX_EDGE_ZIP_BYTES:
         raise PackageError(f"{path} is {size} bytes, over Lambda@Edge's {MAX_EDGE_ZIP_BYTES}")
@@ -378,12 +336,11 @@ def build_resizer_zip(
 ) -> tuple[Path, list[tuple[str, str]]]:
     site, bundled = build_site(resizer_requirements(), target, cache_dir, refresh=refresh, log=log)
     entries: list[tuple[str, Path | bytes]] = list(_tree_files(site))
-    shadowing = sorted({name.split("/")[0] for name, _ in entries} & set(PROJECT_PACKAGES))
+    ours = {package.__name__ for package in RESIZER_PACKAGES}
+    shadowing = sorted({name.split("/")[0] for name, _ in entries} & ours)
     if shadowing:
         raise PackageError(f"a dependency ships top-level {shadowing}, which the project owns")
-    entries += _project_entries((regional_resizer, shared), config)
-    present = {name for name, _ in entries}
-    entries += [(n, p) for n, p in module_closure(PRECOMPUTE_BATCH_MODULE) if n not in present]
+    entries += _project_entries(RESIZER_PACKAGES, config)
     unzipped = sum(len(s) if isinstance(s, bytes) else s.stat().st_size for _, s in entries)
     if unzipped > MAX_RESIZER_UNZIPPED_BYTES:
         raise PackageError(f"the resizer is {unzipped} bytes unzipped, over Lambda's limit")

@@ -1,24 +1,22 @@
 """``imgedge precompute``: render the configured presets of every original ahead of viewers.
 
-For every original under ``--prefix`` (ListObjectsV2, paginated) and every chosen preset,
-the preset's query is normalized exactly as the edge would normalize it into the canonical
-key; a key the derivatives bucket already holds (HeadObject) is skipped, any other is
-rendered by the regional resizer's own handler, given the function URL event (payload 2.0)
-a viewer's miss would send it, so the derivative and its marker are written by the same
-code path as in production. A preset with ``f=auto`` stands for every format ``auto`` can
-yield: avif, webp and the source's own family (png for png/gif sources, else jpeg), as far
-as the configuration enables them.
+For every original under ``--prefix`` (ListObjectsV2, paginated), the plan of
+``regional_resizer.precompute``: every chosen preset normalized as the edge would into a
+canonical key (``f=auto`` expanded into every format it can yield); a key the derivatives
+bucket already holds (HeadObject) is skipped, any other is made.
 
 Two engines:
 - local (the default, and whenever ``--s3-endpoint`` is given): a pool of worker processes,
-  each calling ``regional_resizer.handler.handler`` with ORIGINALS_BUCKET,
-  DERIVATIVES_BUCKET and AWS_ENDPOINT_URL_S3 set;
+  each making derivatives with the resizer's core (``make_derivative``), which writes the
+  derivative and its marker as for a viewer's miss;
 - AWS (``--function NAME`` without ``--s3-endpoint``): ``lambda.invoke`` of the deployed
-  regional function (RequestResponse, the same event) from a pool of threads.
+  regional function from a pool of threads, with the function URL event (payload 2.0) of a
+  viewer's miss, the only request that function answers. The events are HEAD requests: the
+  resizer renders and stores exactly as for GET but returns no body, so no image travels
+  back.
 
-The events are HEAD requests: the resizer renders and stores exactly as for GET but returns
-no body, so no image travels back. A bucket too big for one machine is the same job on S3
-Batch Operations or a Step Functions distributed map (see the README).
+A bucket too big for one machine is the same job on the AWS deployment's state machine
+(``infra/aws/precompute.py``), whose batch function is ``regional_resizer.precompute``.
 """
 
 from __future__ import annotations
@@ -38,26 +36,30 @@ from concurrent.futures import (
     wait,
 )
 from dataclasses import dataclass
-from functools import cache
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from edge_router.normalize import normalize
-from infra.inventory import Inventory, add_bucket_arguments, endpoint_settings, s3_client
+from infra.inventory import Inventory, add_bucket_arguments, s3_client
 from infra.local.events import function_url_event
-from shared.config import CONFIG_ENV, Config, ConfigError, load_config
+from regional_resizer.derivative import Deadline
+from regional_resizer.precompute import (
+    FAILED,
+    MADE,
+    SKIPPED,
+    Job,
+    Outcome,
+    chosen_presets,
+    make,
+    plan,
+)
+from regional_resizer.storage import Storage
+from shared.config import Config, ConfigError, load_config
 from shared.contract import ImageRequest
-from shared.errors import InvalidRequest
 
-MADE, SKIPPED, FAILED = "made", "skipped", "failed"
 STORED_STATUSES = (200, 302)  # 302: too large to return inline, stored all the same
-
-# f=auto in a preset: one Accept per format that auto can yield (the last: the family).
-AUTO_ACCEPTS = ("image/avif", "image/webp", "")
 
 USER_AGENT = "imgedge-precompute"
 EVENT_DOMAIN = "imgedge-precompute.lambda-url.us-east-1.on.aws"  # the resizer ignores it
@@ -65,74 +67,47 @@ IN_FLIGHT_PER_WORKER = 4  # jobs queued per worker: never a future per job of a 
 PROGRESS_INTERVAL_S = 0.1
 
 
-@dataclass(frozen=True)
-class Job:
-    """One derivative to make: ``request`` for ``source``, or why the preset cannot name
-    one (``error``: a key the contract refuses)."""
-
-    source: str
-    preset: str
-    request: ImageRequest | None
-    error: str = ""
-
-    @property
-    def key(self) -> str:
-        return self.request.key if self.request is not None else ""
+# --- the local engine: worker processes running the resizer's core -----------------------
 
 
 @dataclass(frozen=True)
-class Outcome:
-    job: Job
-    result: str  # MADE, SKIPPED or FAILED
-    status: int = 0
-    message: str = ""
+class WorkerSettings:
+    """What a worker process needs to make derivatives (the configuration is read there)."""
+
+    s3_endpoint: str | None
+    originals_bucket: str
+    derivatives_bucket: str
+    config_path: str | None  # None: $IMGEDGE_CONFIG, the baked file or the defaults
 
 
-# --- what to make --------------------------------------------------------------------------
+_worker: tuple[Config, Storage] | None = None
 
 
-def preset_requests(source: str, query: str, config: Config) -> list[ImageRequest]:
-    """The canonical requests a preset's query names for ``source``: one, or with ``f=auto``
-    one per format that auto can yield."""
-    uri = "/" + quote(source)
-    found: dict[str, ImageRequest] = {}
-    for accept in AUTO_ACCEPTS:
-        request = normalize(uri, query, accept, config)
-        found.setdefault(request.key, request)
-    return list(found.values())
+def _init_worker(settings: WorkerSettings) -> None:
+    global _worker  # noqa: PLW0603
+    storage = Storage(
+        s3_client(settings.s3_endpoint), settings.originals_bucket, settings.derivatives_bucket
+    )
+    _worker = (load_config(settings.config_path), storage)
 
 
-def plan(sources: Iterable[str], presets: Sequence[tuple[str, str]], config: Config) -> list[Job]:
-    """Every job for these sources and presets, each canonical key once."""
-    jobs: list[Job] = []
-    for source in sources:
-        seen: set[str] = set()
-        for name, query in presets:
-            try:
-                requests = preset_requests(source, query, config)
-            except InvalidRequest as error:
-                jobs.append(Job(source, name, None, error.message))
-                continue
-            for request in requests:
-                if request.key not in seen:
-                    seen.add(request.key)
-                    jobs.append(Job(source, name, request))
-    return jobs
+def _render_locally(request: ImageRequest) -> tuple[str, int, str]:
+    """In a worker: skip what exists, else make it, with the resizer's time."""
+    assert _worker is not None, "not a precompute worker"
+    config, storage = _worker
+    return make(request, config, storage, Deadline.of(None))
 
 
-def chosen_presets(config: Config, names: Sequence[str] | None) -> list[tuple[str, str]]:
-    """(name, query) of the named presets, all of them by default; unknown names raise."""
-    presets = dict(config.presets)
-    if not names:
-        return list(presets.items())
-    unknown = [name for name in names if name not in presets]
-    if unknown:
-        known = ", ".join(sorted(presets)) or "none"
-        raise ValueError(f"unknown preset(s) {', '.join(unknown)} (configured: {known})")
-    return [(name, presets[name]) for name in dict.fromkeys(names)]
+def worker_settings(args: argparse.Namespace) -> WorkerSettings:
+    return WorkerSettings(
+        args.s3_endpoint,
+        args.originals_bucket,
+        args.derivatives_bucket,
+        str(Path(args.config).resolve()) if args.config else None,
+    )
 
 
-# --- the event -----------------------------------------------------------------------------
+# --- the AWS engine: lambda.invoke ----------------------------------------------------------
 
 
 def resizer_event(request: ImageRequest) -> dict[str, Any]:
@@ -155,52 +130,6 @@ def classify(status: int, body: str) -> tuple[str, int, str]:
     return FAILED, status, body.strip() or "no message"
 
 
-# --- the local engine: worker processes running the handler --------------------------------
-
-
-def _init_worker(env: dict[str, str]) -> None:
-    os.environ.update(env)
-
-
-@cache
-def _worker_inventory() -> Inventory:
-    """The worker's S3 client; like the handler's, it honours AWS_ENDPOINT_URL_S3."""
-    import boto3
-
-    s3 = boto3.client("s3")
-    return Inventory(s3, os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
-
-
-def _render_locally(request: ImageRequest) -> tuple[str, int, str]:
-    """In a worker: skip what exists, else hand the handler the event of a miss."""
-    from regional_resizer.handler import handler
-
-    if _worker_inventory().exists(request.key):
-        return SKIPPED, 200, ""
-    response = handler(resizer_event(request), None)
-    body = "" if response.get("isBase64Encoded") else str(response.get("body") or "")
-    return classify(int(response["statusCode"]), body)
-
-
-def worker_env(args: argparse.Namespace) -> dict[str, str]:
-    """What the worker processes add to the environment they inherit."""
-    env = {"ORIGINALS_BUCKET": args.originals_bucket, "DERIVATIVES_BUCKET": args.derivatives_bucket}
-    if args.s3_endpoint:
-        env["AWS_ENDPOINT_URL_S3"] = args.s3_endpoint
-        names = {
-            "region_name": "AWS_DEFAULT_REGION",
-            "aws_access_key_id": "AWS_ACCESS_KEY_ID",
-            "aws_secret_access_key": "AWS_SECRET_ACCESS_KEY",
-        }
-        env.update({names[name]: value for name, value in endpoint_settings().items()})
-    if args.config:
-        env[CONFIG_ENV] = str(Path(args.config).resolve())
-    return env
-
-
-# --- the AWS engine: lambda.invoke ----------------------------------------------------------
-
-
 def invoke(lambda_client: Any, function: str, request: ImageRequest) -> tuple[int, str]:
     """Invoke the regional function with the miss event; (status, message)."""
     response = lambda_client.invoke(
@@ -217,10 +146,10 @@ def invoke(lambda_client: Any, function: str, request: ImageRequest) -> tuple[in
 
 
 def _render_on_aws(
-    inventory: Inventory, lambda_client: Any, function: str
+    storage: Storage, lambda_client: Any, function: str
 ) -> Callable[[ImageRequest], tuple[str, int, str]]:
     def render(request: ImageRequest) -> tuple[str, int, str]:
-        if inventory.exists(request.key):
+        if storage.has_derivative(request.key):
             return SKIPPED, 200, ""
         return classify(*invoke(lambda_client, function, request))
 
@@ -381,13 +310,14 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
         import boto3
 
         executor = ThreadPoolExecutor(workers, thread_name_prefix="precompute")
-        render = _render_on_aws(inventory, boto3.client("lambda"), args.function)
+        storage = Storage(s3, args.originals_bucket, args.derivatives_bucket)
+        render = _render_on_aws(storage, boto3.client("lambda"), args.function)
     else:
         executor = ProcessPoolExecutor(
             workers,
             mp_context=get_context("spawn"),  # nothing of this process leaks into workers
             initializer=_init_worker,
-            initargs=(worker_env(args),),
+            initargs=(worker_settings(args),),
         )
         render = _render_locally
 

@@ -12,10 +12,10 @@ Functions state machine with one distributed map over the originals bucket.
             ResultWriter every child's output (counts, and failures with their status, key,
                          preset and message) in the derivatives bucket under _precompute/
 
-The batch function runs ``infra/aws/lambda_src/precompute_batch.py`` from the resizer's zip:
-the plan and the skip of ``imgedge precompute``, then the resizer's own handler, called in
-the batch function's process with the same HEAD event of a miss. Why not invoke the resizer
-function per derivative from the state machine: expanding the presets into canonical keys
+The batch function runs ``regional_resizer/precompute.py`` from the resizer's zip: the plan
+and the skip of ``imgedge precompute``, then the resizer's core (``make_derivative``), in
+the batch function's process. Why not invoke the resizer function per derivative from the
+state machine: expanding the presets into canonical keys
 needs the edge's normalizer (Python) anyway, and those invocations would run in the
 resizer's concurrency (its reservation, if any), which is the viewers'. Here each child
 renders one derivative at a time, so a run takes at most ``precompute_max_concurrency``
@@ -45,7 +45,6 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from infra.aws.checks import acknowledge
-from infra.aws.lambda_src.precompute_batch import RENDER_TIMEOUT_ENV, BatchUnfinished
 from infra.aws.resizer import (
     ARCHITECTURES,
     acknowledge_every_key,
@@ -60,6 +59,7 @@ from infra.aws.resizer import (
 )
 from infra.aws.settings import DeploySettings
 from infra.package import PRECOMPUTE_BATCH_HANDLER
+from regional_resizer.precompute import RENDER_TIMEOUT_ENV, BatchUnfinished
 
 RESULTS_PREFIX = "_precompute/"  # in the derivatives bucket; no viewer URL names a key here
 LABEL = "precompute"  # the map run's label: its child executions are <name>/precompute:<id>
@@ -226,7 +226,7 @@ class Precompute(Construct):
             (
                 derivatives,
                 "Every key of the derivatives bucket may be a derivative the batch makes or "
-                "finds stored; the actions are only those the resizer's handler and the skip "
+                "finds stored; the actions are only those the resizer's core and the skip "
                 "check call.",
             ),
         ):

@@ -2,7 +2,8 @@
 signs its requests through Origin Access Control), with active X-Ray tracing.
 
 Its role is written out rather than granted with CDK's ``grant_*`` helpers, so that it holds
-exactly what ``regional_resizer/storage.py`` calls and nothing else:
+exactly what the resizer's core (``regional_resizer/derivative.py``) calls through
+``regional_resizer/storage.py`` and nothing else:
 - originals: ``s3:GetObject`` on the objects, and ``s3:ListBucket`` on the bucket, without
   which S3 answers a missing key with 403 instead of 404 (a 502 instead of a 404 for the
   viewer). No write, no delete: no imgedge function can change an original.
@@ -12,7 +13,7 @@ exactly what ``regional_resizer/storage.py`` calls and nothing else:
 - logs: its own log group; X-Ray: the two write actions tracing needs.
 
 The pieces other functions of the same zip share (the purge, the precompute batch, which
-runs this handler too) are functions here: the log group, the statements, the
+runs the resizer's core too) are functions here: the log group, the statements, the
 acknowledgments of cdk-nag findings they all have.
 """
 
@@ -63,7 +64,8 @@ def logs_statement(log_group: logs.ILogGroup) -> iam.PolicyStatement:
 
 
 def render_statements(originals: s3.IBucket, derivatives: s3.IBucket) -> list[iam.PolicyStatement]:
-    """What ``regional_resizer/handler.py`` calls, for any function that runs it."""
+    """What the resizer's core (``regional_resizer/derivative.py``) calls, for any function
+    that runs it."""
     return [
         iam.PolicyStatement(
             sid="ReadOriginals",
@@ -78,7 +80,7 @@ def render_statements(originals: s3.IBucket, derivatives: s3.IBucket) -> list[ia
         iam.PolicyStatement(
             sid="WriteDerivatives",
             # Delete: a derivative rendered while its original changed is taken back
-            # (regional_resizer/handler.py, serve).
+            # (regional_resizer/derivative.py, make_derivative).
             actions=["s3:PutObject", "s3:DeleteObject"],
             resources=[derivatives.arn_for_objects("*")],
         ),

@@ -31,7 +31,7 @@ from infra.inventory import (
     viewer_path,
 )
 from infra.local import gallery_pages as pages
-from infra.precompute import preset_requests
+from regional_resizer.precompute import preset_requests
 from shared.config import Config
 from shared.errors import InvalidRequest
 

@@ -1,6 +1,6 @@
 """Derivatives' lifecycle on AWS, in the synthesized main stack (the session's one synth):
 purge on change (the originals bucket notifies regional_resizer/purge.py) and precompute
-(a Step Functions distributed map whose batches run the resizer's handler)."""
+(a Step Functions distributed map whose batches run the resizer's core)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from typing import Any
 
 from aws_cdk.assertions import Template
 
-from infra.aws.lambda_src.precompute_batch import RENDER_TIMEOUT_ENV, BatchUnfinished
 from infra.aws.precompute import LABEL, RESULTS_PREFIX
 from infra.functions import PURGE
 from infra.package import PRECOMPUTE_BATCH_HANDLER, PURGE_HANDLER
+from regional_resizer.precompute import RENDER_TIMEOUT_ENV, BatchUnfinished
 from regional_resizer.purge import PURGING_EVENTS
 from shared.layout import INDEX_ROOT
 from tests.infra.conftest import Synthesized
@@ -185,7 +185,9 @@ def test_precompute_batch_function(synthesized: Synthesized) -> None:
     _, resizer = function(synthesized, "ResizerFunction")
     originals, derivatives = bucket_ids(synthesized)
     properties = batch["Properties"]
-    assert properties["Handler"] == PRECOMPUTE_BATCH_HANDLER
+    assert (
+        properties["Handler"] == PRECOMPUTE_BATCH_HANDLER == "regional_resizer.precompute.handler"
+    )
     assert same_code(batch, resizer)  # the resizer's zip, which holds the batch module
     assert properties["Architectures"] == resizer["Properties"]["Architectures"]
     assert properties["MemorySize"] == resizer["Properties"]["MemorySize"] == 2048

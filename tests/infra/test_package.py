@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from infra import package as package_module
 from infra.package import (
     MAX_EDGE_ZIP_BYTES,
-    PRECOMPUTE_BATCH_MODULE,
     RUNTIME_PROVIDED,
     Built,
     PackageError,
@@ -23,7 +23,6 @@ from infra.package import (
     baked_config,
     build_edge_zip,
     build_resizer_zip,
-    module_closure,
     resizer_requirements,
 )
 from shared.config import Config
@@ -31,6 +30,7 @@ from tests.conftest import EVENTS, REPO
 from tests.infra.conftest import PACKAGE_CACHE, Files
 
 ELF_MACHINES = {"x86_64": 62, "arm64": 183}  # e_machine of x86-64 and AArch64
+PROJECT_TOP_LEVELS = ("shared", "edge_router", "regional_resizer", "infra", "bench", "tests")
 
 
 def names(path: Path) -> list[str]:
@@ -137,55 +137,38 @@ def test_resizer_zip_has_every_import_but_not_boto3(packaged: Built) -> None:
     assert not {d.split("==")[0] for d in dependencies} & RUNTIME_PROVIDED
 
 
-def test_resizer_zip_holds_the_precompute_batch_and_what_it_imports(packaged: Built) -> None:
-    """The batch handler (infra/aws/lambda_src) runs from the resizer's zip: with it come the
-    project modules it imports at module level, and no other module of infra/ (no CDK, no
-    command line, no local stack)."""
-    closure = dict(module_closure(PRECOMPUTE_BATCH_MODULE))
-    assert {
-        "infra/aws/lambda_src/precompute_batch.py", "infra/precompute.py", "infra/inventory.py",
-        "infra/local/events.py", "edge_router/normalize.py", "regional_resizer/handler.py",
-        "infra/__init__.py", "infra/aws/__init__.py", "infra/aws/lambda_src/__init__.py",
-    } <= set(closure)  # fmt: skip
+def test_resizer_zip_holds_the_deployed_packages_whole_and_no_tooling(packaged: Built) -> None:
+    """Three functions deploy from the resizer's zip: the resizer, the purge and the
+    precompute batch, all modules of regional_resizer/ that plan with the edge's normalizer.
+    The zip holds those packages as they are in the repository, and nothing of infra/ (no
+    CDK, no command line, no local stack)."""
     entries = names(packaged.resizer_zip)
-    assert set(closure) <= set(entries)
-    for name in entries:
-        if name.startswith(("infra/", "edge_router/")):
-            assert name in closure, f"{name} is in the resizer zip but not imported"
-    assert (
-        read(packaged.resizer_zip, "infra/precompute.py")
-        == (REPO / "infra/precompute.py").read_bytes()
-    )
-    top = _top_level(entries)
-    for module in third_party_imports("", list(closure.values())) - {"boto3", "botocore"}:
-        assert module in top, f"the precompute batch imports {module}, which the zip lacks"
-
-
-def test_module_closure_follows_module_level_imports_only(tmp_path: Path) -> None:
-    (tmp_path / "infra" / "sub").mkdir(parents=True)
-    (tmp_path / "shared").mkdir()
-    files = {
-        "infra/__init__.py": "",
-        "infra/sub/__init__.py": "import json\n",
-        "infra/sub/job.py": (
-            "from __future__ import annotations\nimport boto3\nfrom shared import layout\n"
-            "from shared.config import Config\n"
-            "def later():\n    from infra import heavy\n"
-        ),
-        "infra/heavy.py": "",
-        "shared/__init__.py": "",
-        "shared/layout.py": "import shared.config\n",
-        "shared/config.py": "",
+    ours = [n for n in entries if n.split("/")[0] in PROJECT_TOP_LEVELS]
+    expected = {
+        path.relative_to(REPO).as_posix()
+        for package in ("regional_resizer", "edge_router", "shared")
+        for path in (REPO / package).rglob("*.py")
+        if "__pycache__" not in path.parts
     }
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-    found = [name for name, _ in module_closure("infra.sub.job", tmp_path)]
-    assert found == [
-        "infra/__init__.py", "infra/sub/__init__.py", "infra/sub/job.py",
-        "shared/__init__.py", "shared/config.py", "shared/layout.py",
-    ]  # fmt: skip
-    with pytest.raises(PackageError, match="not a module of the project"):
-        module_closure("infra.sub.missing", tmp_path)
+    assert set(ours) == expected | {"shared/imgedge.toml"}
+    assert {"regional_resizer/precompute.py", "regional_resizer/purge.py"} <= set(ours)
+    for name in ("regional_resizer/precompute.py", "edge_router/normalize.py"):
+        assert read(packaged.resizer_zip, name) == (REPO / name).read_bytes()
+    top = _top_level(entries)
+    for package in ("regional_resizer", "edge_router", "shared"):
+        for module in third_party_imports(package) - {"boto3", "botocore"}:
+            assert module in top, f"{package} imports {module}, which the zip lacks"
+
+
+def test_the_resizer_zip_refuses_a_dependency_that_shadows_a_package(
+    files: Files, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    (site / "shared").mkdir(parents=True)
+    (site / "shared" / "__init__.py").write_text("")
+    monkeypatch.setattr(package_module, "build_site", lambda *args, **kwargs: (site, []))
+    with pytest.raises(PackageError, match=r"ships top-level \['shared'\]"):
+        build_resizer_zip(files.load_config(), Target(), tmp_path, tmp_path, log=lambda _: None)
 
 
 @pytest.mark.parametrize("built", ["packaged", "packaged_here"])

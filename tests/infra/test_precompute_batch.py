@@ -1,22 +1,22 @@
-"""The precompute batch handler's own logic, in this process, with its S3 check and the
-resizer's handler replaced (the whole of it runs from the zip against S3 in
-test_resizer_zip.py): what it makes, skips and reports, and when it gives up on time."""
+"""The precompute batch handler's own logic (``regional_resizer.precompute``), in this
+process, with its storage and the resizer's core replaced (the whole of it runs from the
+zip against S3 in test_resizer_zip.py): what it makes, skips and reports, and when it gives
+up on time."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
-from infra.aws.lambda_src import precompute_batch
-from infra.aws.lambda_src.precompute_batch import (
-    FAILURES_LISTED,
-    MARGIN_MS,
-    BatchUnfinished,
-    handler,
-)
+from regional_resizer import precompute
+from regional_resizer.derivative import DEADLINE_MARGIN_S, Deadline, Derivative
+from regional_resizer.precompute import FAILURES_LISTED, MARGIN_MS, BatchUnfinished, handler
 from shared.config import Config
+from shared.contract import ImageRequest
+from shared.errors import UnsupportedImage
 
 
 @dataclass
@@ -32,32 +32,38 @@ class Clock:
 
 @dataclass
 class Resizer:
+    """The derivatives bucket and the resizer's core, standing in."""
+
     stored: set[str] = field(default_factory=set)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    budgets: list[int] = field(default_factory=list)
+    requests: list[ImageRequest] = field(default_factory=list)
+    budgets: list[float] = field(default_factory=list)
+    storages: list[Any] = field(default_factory=list)
     clock: Clock | None = None
 
-    def exists(self, key: str) -> bool:
+    def has_derivative(self, key: str) -> bool:
         return key in self.stored
 
-    def handler(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
-        self.events.append(event)
-        self.budgets.append(context.get_remaining_time_in_millis())
+    def make_derivative(
+        self, request: ImageRequest, config: Config, storage: Any, deadline: Deadline
+    ) -> Derivative:
+        self.requests.append(request)
+        self.storages.append(storage)
+        self.budgets.append(deadline.at - time.monotonic())
         if self.clock:
             self.clock.remaining_ms -= self.clock.per_render_ms
-        if event["rawPath"].endswith(".txt"):
-            return {"statusCode": 415, "body": "unsupported image format\n"}
-        self.stored.add(event["rawPath"][1:])
-        return {"statusCode": 200, "body": "", "isBase64Encoded": False}
+        if request.source.endswith(".txt"):
+            raise UnsupportedImage()
+        self.stored.add(request.key)
+        return Derivative(b"", "image/webp", kept=True)
 
 
 @pytest.fixture
 def resizer(monkeypatch: pytest.MonkeyPatch) -> Resizer:
     fake = Resizer()
     config = Config(presets={"thumb": "s=256x256&f=webp", "any": "s=128x&f=auto"})
-    monkeypatch.setattr(precompute_batch, "config", lambda: config)
-    monkeypatch.setattr(precompute_batch, "inventory", lambda: fake)
-    monkeypatch.setattr(precompute_batch, "resizer_handler", fake.handler)
+    monkeypatch.setattr(precompute, "config", lambda: config)
+    monkeypatch.setattr(precompute, "storage", lambda: fake)
+    monkeypatch.setattr(precompute, "make_derivative", fake.make_derivative)
     monkeypatch.setenv("RENDER_TIMEOUT_S", "20")
     return fake
 
@@ -72,19 +78,20 @@ def test_makes_every_preset_of_every_original_as_the_resizer_would(resizer: Resi
     # a.jpg: thumb, and f=auto as avif, webp and jpeg; b.png: the same with png; notes.txt
     # fails for each of its four.
     assert (result["made"], result["skipped"], result["failed"]) == (7, 1, 4)
-    assert {e["rawPath"] for e in resizer.events} >= {
-        "/256x256/webp/a.jpg", "/128x/avif/a.jpg", "/128x/webp/a.jpg", "/128x/jpeg/a.jpg",
-        "/128x/png/b.png",
+    assert {r.key for r in resizer.requests} >= {
+        "256x256/webp/a.jpg", "128x/avif/a.jpg", "128x/webp/a.jpg", "128x/jpeg/a.jpg",
+        "128x/png/b.png",
     }  # fmt: skip
-    assert {e["requestContext"]["http"]["method"] for e in resizer.events} == {"HEAD"}
+    assert all(storage is resizer for storage in resizer.storages)  # the batch's own bucket
     assert result["failures"][0] == {
         "status": 415,
         "key": "256x256/webp/notes.txt",
         "preset": "thumb",
         "message": "unsupported image format",
     }
-    # Each render is given the resizer's own time, as a Lambda context.
-    assert set(resizer.budgets) == {20_000}
+    # Each render is given the resizer's own time, less the resizer's margin.
+    budget = 20 - DEADLINE_MARGIN_S
+    assert all(budget - 1 < seconds <= budget for seconds in resizer.budgets), resizer.budgets
 
 
 def test_presets_can_be_chosen_and_must_exist(resizer: Resizer) -> None:
@@ -100,7 +107,7 @@ def test_stops_before_a_render_it_has_no_time_for(resizer: Resizer) -> None:
     with pytest.raises(BatchUnfinished, match="4 of 8 derivatives left"):
         handler(batch("a.jpg", "b.jpg"), clock)
     resizer.clock = None
-    assert len(resizer.events) == 4  # time for three renders, and the one at the limit
+    assert len(resizer.requests) == 4  # time for three renders, and the one at the limit
     # The retry (with time again) skips what the first attempt stored.
     result = handler(batch("a.jpg", "b.jpg"), Clock(900_000))
     assert (result["made"], result["skipped"]) == (4, 4)
@@ -111,3 +118,24 @@ def test_lists_a_bounded_number_of_failures(resizer: Resizer) -> None:
     result = handler(batch(*keys, presets=["thumb", "any"]), Clock(10**9))
     assert result["failed"] == 4 * FAILURES_LISTED
     assert len(result["failures"]) == FAILURES_LISTED
+
+
+def test_an_unexpected_failure_is_a_500_for_that_derivative_only(
+    resizer: Resizer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(request: ImageRequest, *args: Any) -> Derivative:
+        if request.source == "bad.jpg":
+            raise RuntimeError("a bug")
+        return resizer.make_derivative(request, *args)
+
+    monkeypatch.setattr(precompute, "make_derivative", broken)
+    result = handler(batch("bad.jpg", "good.jpg", presets=["thumb"]), Clock(900_000))
+    assert (result["made"], result["failed"]) == (1, 1)
+    assert result["failures"] == [
+        {
+            "status": 500,
+            "key": "256x256/webp/bad.jpg",
+            "preset": "thumb",
+            "message": "internal error",
+        }
+    ]

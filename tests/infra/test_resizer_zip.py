@@ -126,7 +126,7 @@ CHILD_BATCH = """
 import json, sys, sysconfig
 task, runtime = sys.argv[1], sys.argv[2]
 sys.path[:0] = [task, runtime]
-from infra.aws.lambda_src.precompute_batch import BatchUnfinished, handler
+from regional_resizer.precompute import BatchUnfinished, handler
 
 class Context:
     def __init__(self, ms):
@@ -153,7 +153,7 @@ def test_precompute_batch_runs_alone_from_the_resizer_zip(
     packaged_here: Built, s3: Any, s3_endpoint: str, buckets: Buckets, tmp_path: Path
 ) -> None:
     """The state machine's batch function, as Lambda runs it: from the unzipped resizer zip
-    alone (the plan, the skip, the resizer's handler), against the embedded S3."""
+    alone (the plan, the skip, the resizer's core), against the embedded S3."""
     task = tmp_path / "task"
     with zipfile.ZipFile(packaged_here.resizer_zip) as archive:
         archive.extractall(task)

@@ -1,5 +1,5 @@
-"""``imgedge precompute`` against the embedded S3 server: worker processes run the real
-resizer handler, which stores each derivative and its marker."""
+"""``imgedge precompute`` against the embedded S3 server: worker processes run the
+resizer's core, which stores each derivative and its marker."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from infra import precompute
+from regional_resizer.precompute import FAILED, MADE, Job, Outcome
 from shared.config import Config, load_config
 from shared.contract import ImageRequest
 from shared.layout import INDEX_ROOT, index_key
@@ -216,8 +217,8 @@ def test_the_lambda_engine_reports_a_function_error_as_502() -> None:
     client = RecordingLambda({"errorMessage": "Task timed out"}, function_error="Unhandled")
     status, message = precompute.invoke(client, "f", request)
     assert status == 502 and "Task timed out" in message
-    assert precompute.classify(status, message)[0] == precompute.FAILED
-    assert precompute.classify(302, "")[0] == precompute.MADE
+    assert precompute.classify(status, message)[0] == FAILED
+    assert precompute.classify(302, "")[0] == MADE
 
 
 # --- progress ------------------------------------------------------------------------------
@@ -229,11 +230,11 @@ class Terminal(io.StringIO):
 
 
 def test_progress_draws_a_bar_on_a_terminal_only_and_always_a_final_line() -> None:
-    job = precompute.Job("a.jpg", "thumb", ImageRequest.parse("256x256/webp/a.jpg", Config()))
+    job = Job("a.jpg", "thumb", ImageRequest.parse("256x256/webp/a.jpg", Config()))
     for stream, bar in ((io.StringIO(), False), (Terminal(), True)):
         progress = precompute.Progress(2, stream)
-        progress.add(precompute.Outcome(job, precompute.MADE, 200))
-        progress.add(precompute.Outcome(job, precompute.FAILED, 415, "nope"))
+        progress.add(Outcome(job, MADE, 200))
+        progress.add(Outcome(job, FAILED, 415, "nope"))
         progress.finish()
         text = stream.getvalue()
         assert ("\r[" in text) is bar
