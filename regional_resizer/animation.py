@@ -26,10 +26,9 @@ from __future__ import annotations
 
 from PIL import Image, ImageChops
 
-from regional_resizer.codecs import ANIMATED_FORMATS
 from regional_resizer.plan import Size
+from shared import formats
 
-ANIMATED_SOURCES = ("gif", "png", "webp", "avif")
 MAX_OUTPUT_PIXELS = 48_000_000
 """Output pixels of all frames together (192 MB of RGBA frames awaiting the encoder)."""
 
@@ -42,10 +41,14 @@ def animated_frames(
     source_format: str, first: Image.Image, frames: int, fmt: str, output: Size
 ) -> range:
     """The indices of the source frames to encode as an animation; an empty range for a
-    still output. ``first`` is the opened source at frame 0, ``frames`` its frame count."""
-    if frames < 2 or source_format not in ANIMATED_SOURCES or fmt not in ANIMATED_FORMATS:
+    still output. ``first`` is the opened source at frame 0, ``frames`` its frame count
+    (``source_format`` is Pillow's name of its format, ``fmt`` the output's)."""
+    source, target = formats.from_pillow(source_format), formats.by_name(fmt)
+    if frames < 2 or source is None or not source.animates:
         return range(0)
-    start = 1 if source_format == "png" and first.info.get("default_image") else 0
+    if target is None or not target.keeps_animation:
+        return range(0)
+    start = 1 if source is formats.PNG and first.info.get("default_image") else 0
     kept = range(start, frames)
     if len(kept) < 2 or len(kept) * output[0] * output[1] > MAX_OUTPUT_PIXELS:
         return range(0)
@@ -56,7 +59,7 @@ def duration_ms(frame: Image.Image, source_format: str) -> int:
     """How long the current frame shows, in whole milliseconds."""
     value = frame.info.get("duration")
     ms = round(value) if isinstance(value, int | float) and value > 0 else 0
-    if source_format == "gif" and ms <= GIF_MIN_DELAY_MS:
+    if formats.from_pillow(source_format) is formats.GIF and ms <= GIF_MIN_DELAY_MS:
         return GIF_SLOW_DELAY_MS
     return ms
 
@@ -64,7 +67,7 @@ def duration_ms(frame: Image.Image, source_format: str) -> int:
 def plays(first: Image.Image, source_format: str) -> int:
     """How many times the animation plays (0: forever), read at frame 0."""
     loop = first.info.get("loop")
-    if source_format == "gif":
+    if formats.from_pillow(source_format) is formats.GIF:
         if not isinstance(loop, int):
             return 1  # no NETSCAPE extension: played once
         return FOREVER if loop == 0 else loop + 1

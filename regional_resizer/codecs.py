@@ -23,18 +23,22 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
 from regional_resizer import jpeg_scaling
+from shared import formats
 from shared.config import Config
 from shared.errors import CorruptImage, SourceTooLarge, TooManyPixels, UnsupportedImage
+from shared.formats import ImageFormat
 
-# The plugins Image.open may try. JPEG's also opens MPO (and reports it as such).
-DECODABLE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "AVIF", "TIFF", "BMP")
 HEIF_FORMAT = "HEIF"  # through pillow-heif, when it is installed
-# ISO-BMFF major brands that Pillow's own AVIF plugin reads; other ftyp files may be HEIF.
-_AVIF_BRANDS = (b"avif", b"avis")
+# The plugins Image.open may try: Pillow's own, of every format it reads. JPEG's also
+# opens MPO (and reports it as such).
+DECODABLE_FORMATS = tuple(
+    fmt.pillow[0] for fmt in formats.FORMATS if fmt.pillow and fmt.pillow[0] != HEIF_FORMAT
+)
 
 # Pixel modes the pipeline knows how to bring to 8 bits; others (LAB, HSV, F...) are refused.
 DECODABLE_MODES = frozenset(
@@ -42,27 +46,27 @@ DECODABLE_MODES = frozenset(
     | {"I", "I;16", "I;16L", "I;16B", "I;16N"}  # 16/32-bit gray, scaled to 8 bits
 )
 
-CONTENT_TYPES = {
-    "jpeg": "image/jpeg",
-    "png": "image/png",
-    "webp": "image/webp",
-    "avif": "image/avif",
-}
+# The pixel modes each output format's encoder is given.
 ENCODABLE_MODES = {
-    "jpeg": ("L", "RGB"),
-    "png": ("L", "LA", "RGB", "RGBA"),
-    "webp": ("RGB", "RGBA"),
-    "avif": ("RGB", "RGBA"),
+    formats.JPEG.name: ("L", "RGB"),
+    formats.PNG.name: ("L", "LA", "RGB", "RGBA"),
+    formats.WEBP.name: ("RGB", "RGBA"),
+    formats.AVIF.name: ("RGB", "RGBA"),
 }
+# The longest side each encoder takes (libjpeg 65500, libwebp 16383, libavif 65536): a full
+# size or one-sided request on a long strip may ask for more, which is the viewer's 422.
+MAX_SIDE = {
+    formats.JPEG.name: 65_500,
+    formats.PNG.name: 2**31 - 1,
+    formats.WEBP.name: 16_383,
+    formats.AVIF.name: 65_536,
+}
+# Encoder settings (``_save_options``).
 JPEG_SUBSAMPLING = 2  # 4:2:0
 PNG_COMPRESS_LEVEL = 6
 WEBP_METHOD = 4  # sharp's default effort 4
 AVIF_SPEED = 6  # libaom speed; sharp's default effort 4 is speed 5 (2-3x slower, ~1% smaller)
 AVIF_SUBSAMPLING = "4:2:0"  # like JPEG and WebP; sharp defaults to 4:4:4
-ANIMATED_FORMATS = ("webp", "png")  # outputs that keep every frame (png as APNG)
-# The longest side each encoder takes (libjpeg 65500, libwebp 16383, libavif 65536): a full
-# size or one-sided request on a long strip may ask for more, which is the viewer's 422.
-MAX_SIDE = {"jpeg": 65_500, "png": 2**31 - 1, "webp": 16_383, "avif": 65_536}
 
 # What Pillow's plugins raise on broken data, besides the bomb and identification errors.
 # The list is wider than Pillow documents because hostile input must never become a 500;
@@ -153,7 +157,7 @@ def open_image(data: bytes, config: Config) -> Source:
         raise TooManyPixels(f"{frames} frames")
     if frames * pixels > config.max_total_pixels:
         raise TooManyPixels(f"{frames} frames of {width}x{height}")
-    jpeg = image.format in ("JPEG", "MPO")
+    jpeg = image.format in formats.JPEG.pillow
     return Source(image, frames, jpeg and jpeg_scaling.scalable(data))
 
 
@@ -248,23 +252,10 @@ def exif_orientation(image: Image.Image) -> int:
 
 def encode(image: Image.Image, fmt: str, quality: int | None) -> bytes:
     """Encode for the web: no EXIF, XMP, ICC or text (the pixels are already sRGB)."""
-    image = _bare(image, fmt, quality)
+    output = formats.output(fmt)
+    image = _bare(image, output, quality)
     out = io.BytesIO()
-    if fmt == "jpeg":
-        image.save(
-            out,
-            "JPEG",
-            quality=quality,
-            optimize=True,
-            progressive=False,
-            subsampling=JPEG_SUBSAMPLING,
-        )
-    elif fmt == "png":
-        image.save(out, "PNG", compress_level=PNG_COMPRESS_LEVEL)
-    elif fmt == "webp":
-        image.save(out, "WEBP", quality=quality, method=WEBP_METHOD)
-    else:
-        image.save(out, "AVIF", quality=quality, speed=AVIF_SPEED, subsampling=AVIF_SUBSAMPLING)
+    image.save(out, output.pillow[0], **_save_options(output, quality))
     return out.getvalue()
 
 
@@ -277,30 +268,45 @@ def encode_animation(
 ) -> bytes:
     """Encode frames of one size as an animated WebP or APNG, played ``loop`` times (0:
     forever), frame i shown ``durations[i]`` ms; one frame is encoded as a still image."""
-    if fmt not in ANIMATED_FORMATS:
+    output = formats.output(fmt)
+    if not output.keeps_animation:
         raise ValueError(f"{fmt} output keeps no animation")
     if len(frames) != len(durations) or not frames:
         raise ValueError("one duration per frame, at least one frame")
     if len(frames) == 1:
         return encode(frames[0], fmt, quality)
-    first, *rest = (_bare(frame, fmt, quality) for frame in frames)
+    first, *rest = (_bare(frame, output, quality) for frame in frames)
     timing = {"save_all": True, "append_images": rest, "duration": list(durations), "loop": loop}
     out = io.BytesIO()
-    if fmt == "webp":
-        first.save(out, "WEBP", quality=quality, method=WEBP_METHOD, **timing)
-    else:  # every frame whole, each encoded as its difference from the one before
-        first.save(out, "PNG", compress_level=PNG_COMPRESS_LEVEL, **timing)
+    # APNG: every frame whole, each encoded as its difference from the one before.
+    first.save(out, output.pillow[0], **_save_options(output, quality), **timing)
     return out.getvalue()
 
 
-def _bare(image: Image.Image, fmt: str, quality: int | None) -> Image.Image:
-    """Check that ``image`` can be encoded as ``fmt``; a copy without ``info`` if it has any,
-    since Pillow's savers fall back to it for ICC, comments, transparency, timing..."""
-    if fmt not in ENCODABLE_MODES:
-        raise ValueError(f"unknown output format {fmt!r}")
+def _save_options(output: ImageFormat, quality: int | None) -> dict[str, Any]:
+    """Pillow's ``save`` keywords for ``output``, read at each call (the benchmark sets
+    ``AVIF_SPEED``)."""
+    options: dict[str, dict[str, Any]] = {
+        formats.JPEG.name: {
+            "optimize": True,
+            "progressive": False,
+            "subsampling": JPEG_SUBSAMPLING,
+        },
+        formats.PNG.name: {"compress_level": PNG_COMPRESS_LEVEL},
+        formats.WEBP.name: {"method": WEBP_METHOD},
+        formats.AVIF.name: {"speed": AVIF_SPEED, "subsampling": AVIF_SUBSAMPLING},
+    }
+    quality_option = {"quality": quality} if output.takes_quality else {}
+    return {**quality_option, **options[output.name]}
+
+
+def _bare(image: Image.Image, output: ImageFormat, quality: int | None) -> Image.Image:
+    """Check that ``image`` can be encoded as ``output``; a copy without ``info`` if it has
+    any, since Pillow's savers fall back to it for ICC, comments, transparency, timing..."""
+    fmt = output.name
     if image.mode not in ENCODABLE_MODES[fmt]:
         raise ValueError(f"cannot encode mode {image.mode} as {fmt}")
-    if quality is None and fmt != "png":
+    if quality is None and output.takes_quality:
         raise ValueError(f"{fmt} needs a quality")
     if max(image.size) > MAX_SIDE[fmt]:
         raise TooManyPixels(f"{fmt} output is at most {MAX_SIDE[fmt]} pixels a side")
@@ -313,7 +319,7 @@ def _bare(image: Image.Image, fmt: str, quality: int | None) -> Image.Image:
 def _formats(data: bytes) -> tuple[str, ...]:
     """The plugins to try. pillow-heif (4-5 MB of resident libraries) is loaded only for ISO
     media files that are not AVIF, the only ones it can claim."""
-    maybe_heif = data[4:8] == b"ftyp" and data[8:12] not in _AVIF_BRANDS
+    maybe_heif = formats.ISO_BMFF.matches(data) and not formats.AVIF.matches(data)
     if maybe_heif and _heif_registered():
         return (*DECODABLE_FORMATS, HEIF_FORMAT)
     return DECODABLE_FORMATS

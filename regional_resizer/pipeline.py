@@ -40,6 +40,7 @@ from PIL import Image, ImageMath
 
 from regional_resizer import animation, codecs, colour, resampling
 from regional_resizer.plan import Plan, Size, oriented, plan, scaled_origin
+from shared import formats
 from shared.config import Config
 from shared.contract import ImageRequest
 from shared.errors import CorruptImage
@@ -146,7 +147,7 @@ def render(
     width, height = frames.images[0].size
     return Rendition(
         body,
-        codecs.CONTENT_TYPES[fmt],
+        formats.output(fmt).media_type,
         fmt,
         width,
         height,
@@ -314,10 +315,11 @@ def resize(
 
 
 def pad(image: Image.Image, geometry: Plan, fmt: str) -> Image.Image:
-    """Centre the image on the planned canvas: white for JPEG, transparent otherwise."""
+    """Centre the image on the planned canvas: white for a format without alpha (JPEG),
+    transparent otherwise."""
     if geometry.canvas is None:
         return image
-    if fmt == "jpeg":
+    if not formats.output(fmt).alpha:
         mode, fill = image.mode, "white"
     else:
         mode, fill = _with_alpha(image.mode), "#00000000"
@@ -329,10 +331,11 @@ def pad(image: Image.Image, geometry: Plan, fmt: str) -> Image.Image:
 
 
 def to_output_mode(image: Image.Image, fmt: str) -> Image.Image:
-    """JPEG: alpha flattened on white; WebP and AVIF: RGB(A); PNG stores L, LA, RGB(A)."""
+    """JPEG (no alpha): alpha flattened on white; WebP and AVIF: RGB(A); PNG stores L, LA,
+    RGB(A)."""
     if image.mode in codecs.ENCODABLE_MODES[fmt]:
         return image
-    if fmt == "jpeg":
+    if not formats.output(fmt).alpha:
         return _flatten(image)
     return image.convert("RGBA" if image.mode.endswith("A") else "RGB")
 

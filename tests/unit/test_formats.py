@@ -1,11 +1,13 @@
 """The format registry (``shared.formats``): its facts agree with each other, with Pillow
 and with the corpus; the behaviour built on them (sniffing, the default output of a
-source, ``f=auto``) is pinned."""
+source, ``f=auto``) is pinned; and no other module of the product keeps such facts."""
 
 from __future__ import annotations
 
+import ast
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,9 +19,11 @@ from regional_resizer.media_types import sniff
 from shared import formats
 from shared.config import DEFAULT_QUALITIES, Config
 from shared.formats import FORMATS, OUTPUTS, ImageFormat, Signature
-from tests.conftest import CORPUS, corpus_rows
+from tests.conftest import CORPUS, REPO, corpus_rows
 
 ROWS = corpus_rows()
+PRODUCT_PACKAGES = ("shared", "edge_router", "regional_resizer")
+REGISTRY = REPO / "shared" / "formats.py"
 ALPHA_MODES = ("LA", "La", "PA", "RGBA", "RGBa")
 
 
@@ -267,3 +271,79 @@ def test_disabled_outputs_fall_back_in_order() -> None:
     assert normalize("/a.gif", "s=64x", None, Config(formats=("avif", "jpeg"))).format == "jpeg"
     assert normalize("/a.webp", "s=64x", None, Config(formats=("avif",))).format == "avif"
     assert negotiate("image/avif", "a.png", Config(formats=("webp", "jpeg"))) == "jpeg"
+
+
+# The registry is the only place these facts live.
+
+
+def _product_sources() -> list[Path]:
+    return [p for pkg in PRODUCT_PACKAGES for p in sorted((REPO / pkg).rglob("*.py"))]
+
+
+def _code_literals(path: Path) -> Iterator[tuple[int, str | bytes]]:
+    """String and bytes constants of a module, prose (docstrings) aside."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    prose = {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    }
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant) or id(node) in prose:
+            continue
+        if isinstance(node.value, str | bytes):
+            yield node.lineno, node.value
+
+
+MEDIA_TYPE = re.compile(r"(?<![\w/.-])image/")
+MAGIC = {
+    magic
+    for fmt in FORMATS
+    for magic in (
+        *(part for signature in fmt.signatures for _, part in signature.parts),
+        *([fmt.marker] if fmt.marker else []),
+    )
+} | {part for _, part in formats.ISO_BMFF.parts}
+
+
+def _is_magic(value: bytes) -> bool:
+    return any(
+        value == magic
+        or (len(magic) >= 3 and magic in value)
+        or (len(value) >= 3 and value in magic)
+        for magic in MAGIC
+    )
+
+
+def test_no_product_module_but_the_registry_names_a_media_type_or_magic_bytes() -> None:
+    sources = _product_sources()
+    assert REGISTRY in sources
+    found = [
+        f"{path.relative_to(REPO)}:{line}: {value!r}"
+        for path in sources
+        if path != REGISTRY
+        for line, value in _code_literals(path)
+        if (isinstance(value, str) and MEDIA_TYPE.search(value))
+        or (isinstance(value, bytes) and _is_magic(value))
+    ]
+    assert not found, "ask shared.formats instead:\n" + "\n".join(found)
+
+
+def test_the_check_finds_what_it_looks_for(tmp_path: Path) -> None:
+    module = tmp_path / "m.py"
+    module.write_text(
+        '"""Docs may say image/webp and b"RIFF"."""\n'
+        'A = "image/webp"\n'
+        'B = f"image/{A}"\n'
+        'C = b"\\x89PNG"\n'
+        'D = data[4:8] == b"ftyp"\n'
+        'E = "application/octet-stream", b"{}", "/pass/image/x"\n',
+        encoding="utf-8",
+    )
+    flagged = sorted(
+        line
+        for line, value in _code_literals(module)
+        if (isinstance(value, str) and MEDIA_TYPE.search(value))
+        or (isinstance(value, bytes) and _is_magic(value))
+    )
+    assert flagged == [2, 3, 4, 5]
