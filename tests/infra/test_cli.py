@@ -1,20 +1,27 @@
-"""The AWS subcommands of `imgedge`: package, synth's errors, the CDK CLI commands that
-bootstrap and deploy would run (they need AWS, so only their construction is tested), and
+"""The `imgedge` command: one module per subcommand and one mapping of errors to messages
+and exit statuses; the AWS subcommands (package, synth's errors, the CDK CLI commands that
+bootstrap and deploy would run: they need AWS, so only their construction is tested); and
 `imgedge smoke` against a real local stack."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import shlex
 import signal
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
+import infra.cli.ls
+import infra.cli.smoke
 from infra.aws.toolkit import CDK_CLI
-from infra.cli import main
+from infra.cli import COMMANDS, CommandError, build_parser, main
+from tests.conftest import REPO
 from tests.infra.conftest import PACKAGE_CACHE, Files
 from tests.integration.stack_client import Served, start_serve
 
@@ -23,6 +30,73 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     status = main(list(argv))
     captured = capsys.readouterr()
     return status, captured.out, captured.err
+
+
+# --- one module per command, one place for errors --------------------------------------------
+
+
+def test_each_command_is_a_module_that_registers_itself() -> None:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    names = [module.__name__.removeprefix("infra.cli.") for module in COMMANDS]
+    assert list(commands.choices) == names
+    for name, module in zip(names, COMMANDS, strict=True):
+        assert commands.choices[name].get_default("handler") is module.run, name
+
+
+def test_python_m_infra_cli_is_the_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.cli", "--help"],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("usage: imgedge ")
+    assert all(module.__name__.removeprefix("infra.cli.") in done.stdout for module in COMMANDS)
+
+
+def test_a_command_error_is_its_message_and_its_status(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refuse(args: argparse.Namespace) -> int:
+        raise CommandError("cannot do that", status=3)
+
+    monkeypatch.setattr(infra.cli.smoke, "run", refuse)
+    assert run(capsys, "smoke", "http://127.0.0.1:9") == (3, "", "imgedge smoke: cannot do that\n")
+
+
+def test_an_error_the_user_can_act_on_is_one_line_and_status_1(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def denied(args: argparse.Namespace) -> int:
+        error = {"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}
+        raise ClientError(error, "ListObjectsV2")
+
+    monkeypatch.setattr(infra.cli.ls, "run", denied)
+    status, out, err = run(capsys, "ls")
+    assert (status, out) == (1, "")
+    assert err.startswith("imgedge ls: An error occurred (AccessDenied)") and err.count("\n") == 1
+
+
+def test_any_other_error_is_a_bug_and_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(args: argparse.Namespace) -> int:
+        return 1 // 0
+
+    monkeypatch.setattr(infra.cli.smoke, "run", broken)
+    with pytest.raises(ZeroDivisionError):
+        main(["smoke", "http://127.0.0.1:9"])
+
+
+def test_ctrl_c_ends_a_command_with_status_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(args: argparse.Namespace) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(infra.cli.smoke, "run", interrupted)
+    assert run(capsys, "smoke", "http://127.0.0.1:9") == (130, "", "")
+
+
+# --- the AWS subcommands -----------------------------------------------------------------------
 
 
 def test_package_writes_both_zips_and_the_manifest(

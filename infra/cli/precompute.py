@@ -1,0 +1,30 @@
+"""``imgedge precompute``: render the presets before viewers ask (``infra/precompute.py``)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from infra.cli.command import Commands
+
+
+def register(commands: Commands) -> None:
+    from infra import precompute
+
+    parser = commands.add_parser(
+        "precompute",
+        help="render every original's presets before viewers ask",
+        description="Render the presets of every original under a prefix, skipping "
+        "derivatives that exist, with the regional resizer's own handler (local worker "
+        "processes) or the deployed function (--function).",
+    )
+    precompute.add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from infra import precompute
+
+    status: int = precompute.run(args)
+    return status

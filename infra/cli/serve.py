@@ -1,0 +1,88 @@
+"""``imgedge serve``: the whole pipeline on this machine (``infra/local/stack.py``)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from infra.cli.command import CommandError
+
+if TYPE_CHECKING:
+    from infra.cli.command import Commands
+
+
+def port(value: str) -> int:
+    number = int(value)
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError("a port is 0..65535 (0: any free port)")
+    return number
+
+
+def register(commands: Commands) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run the whole pipeline on this machine",
+        description="Run the whole pipeline locally: an embedded S3 server (or --s3-endpoint), "
+        "a CloudFront emulator with the edge router, and the regional resizer behind a "
+        "function URL emulator. Stops on Ctrl-C or SIGTERM.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument(
+        "--port", type=port, default=8080, metavar="PORT", help="edge port (0: any free port)"
+    )
+    serve.add_argument(
+        "--s3-port",
+        type=port,
+        default=9000,
+        metavar="S3PORT",
+        help="embedded S3 port (0: any free port)",
+    )
+    serve.add_argument(
+        "--s3-endpoint", metavar="URL", help="use this S3 endpoint instead of an embedded one"
+    )
+    serve.add_argument("--originals-bucket", default="originals", metavar="NAME")
+    serve.add_argument("--derivatives-bucket", default="derivatives", metavar="NAME")
+    serve.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path(".imgedge"),
+        metavar="DIR",
+        help="where logs go (created if missing)",
+    )
+    serve.add_argument(
+        "--no-samples", dest="samples", action="store_false", help="upload no sample images"
+    )
+    serve.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="an imgedge configuration file (default: $IMGEDGE_CONFIG)",
+    )
+    serve.add_argument(
+        "--xray-daemon",
+        metavar="HOST:PORT",
+        help="send traces to this X-Ray daemon (UDP) instead of an embedded one",
+    )
+    serve.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from infra.local.stack import StackOptions, serve
+
+    options = StackOptions(
+        host=args.host,
+        port=args.port,
+        s3_port=args.s3_port,
+        s3_endpoint=args.s3_endpoint,
+        originals_bucket=args.originals_bucket,
+        derivatives_bucket=args.derivatives_bucket,
+        data_dir=args.data_dir,
+        samples=args.samples,
+        config_path=args.config,
+        xray_daemon=args.xray_daemon,
+    )
+    try:
+        return serve(options)
+    except (RuntimeError, ImportError) as error:  # a piece that would not start; no moto
+        raise CommandError(str(error)) from error
