@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from infra.cli import (
     bootstrap,
     deploy,
+    env,
     ls,
     package,
     precompute,
@@ -33,7 +34,7 @@ from infra.cli.command import EXIT_FAILURE, CommandError, Handler
 __all__ = ["COMMANDS", "CommandError", "build_parser", "exit_status", "main"]
 
 # The subcommands, in the order `imgedge --help` lists them; each is named as its module.
-COMMANDS = (serve, traces, ls, precompute, package, synth, bootstrap, deploy, smoke)
+COMMANDS = (serve, env, traces, ls, precompute, package, synth, bootstrap, deploy, smoke)
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
 
 

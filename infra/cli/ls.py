@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from infra.cli.discovery import (
+    LOCAL_STACK_EPILOG,
+    add_data_dir,
+    defer_bucket_defaults,
+    use_local_s3,
+)
+
 if TYPE_CHECKING:
     from infra.cli.command import Commands
 
@@ -19,11 +26,15 @@ def register(commands: Commands) -> None:
         "through its marker index) with format, dimensions, bytes and saving.",
     )
     inventory.add_arguments(ls)
+    add_data_dir(ls)
+    defer_bucket_defaults(ls)
+    ls.epilog = LOCAL_STACK_EPILOG
     ls.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from infra import inventory
 
+    use_local_s3(args, "ls")
     status: int = inventory.run(args)
     return status

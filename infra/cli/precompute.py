@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
+from infra.cli.discovery import (
+    LOCAL_STACK_EPILOG,
+    add_data_dir,
+    defer_bucket_defaults,
+    use_local_s3,
+)
+
 if TYPE_CHECKING:
     from infra.cli.command import Commands
 
@@ -20,11 +27,15 @@ def register(commands: Commands) -> None:
         "processes) or the deployed function (--function).",
     )
     precompute.add_arguments(parser)
+    add_data_dir(parser)
+    defer_bucket_defaults(parser)
+    parser.epilog = LOCAL_STACK_EPILOG
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from infra import precompute
 
+    use_local_s3(args, "precompute", on_aws=bool(args.function))
     status: int = precompute.run(args)
     return status

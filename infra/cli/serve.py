@@ -25,7 +25,8 @@ def register(commands: Commands) -> None:
         help="run the whole pipeline on this machine",
         description="Run the whole pipeline locally: an embedded S3 server (or --s3-endpoint), "
         "a CloudFront emulator with the edge router, and the regional resizer behind a "
-        "function URL emulator. Stops on Ctrl-C or SIGTERM.",
+        "function URL emulator. Stops on Ctrl-C or SIGTERM. While it runs, DIR/stack.json "
+        "tells `imgedge env`, `ls`, `precompute` and `traces` where it is.",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(

@@ -55,6 +55,7 @@ from infra.local.s3_events import BucketWatcher, QueueEventSource
 from infra.local.s3_server import EmbeddedS3
 from infra.local.samples import upload_samples
 from infra.local.sigv4 import AccessKey
+from infra.local.state import StackState, remove_state, write_state
 from infra.local.xray_daemon import XRayDaemon
 from infra.package import build_edge_zip
 from regional_resizer.storage import s3_client as make_s3_client
@@ -270,6 +271,18 @@ class LocalStack:
             self.watcher = QueueEventSource(s3, sqs, opts.originals_bucket, deliver).start()
         else:
             self.watcher = BucketWatcher(s3, opts.originals_bucket, deliver).start()
+        # Where `imgedge env`, `ls`, `precompute` and `traces` find this stack.
+        state = StackState(
+            pid=os.getpid(),
+            edge=self.cloudfront.url,
+            s3_endpoint=self.s3_endpoint,
+            originals_bucket=opts.originals_bucket,
+            derivatives_bucket=opts.derivatives_bucket,
+            region=REGION,
+            xray_daemon=opts.xray_daemon or self.xray_address,
+            traces_dir=None if self.xray is None else str(opts.data_dir.resolve()),
+        )
+        write_state(opts.data_dir, state)
         self._print("ready")
 
     def _start_edge(self, config: Config, distribution: Distribution) -> WorkerPool:
@@ -290,6 +303,7 @@ class LocalStack:
         return WorkerPool(edge_spec, size=opts.edge_workers).start()
 
     def stop(self) -> None:
+        remove_state(self.options.data_dir)
         if self.watcher is not None:
             self.watcher.stop()
             self.watcher = None
