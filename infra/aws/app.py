@@ -1,5 +1,6 @@
 """The CDK app. ``imgedge synth`` builds it in-process; the CDK CLI runs it as
-``python -m infra.aws.app`` (``imgedge deploy``) with the files in its context:
+``python -m infra.aws.app`` (``imgedge deploy``, or ``npx cdk synth|diff|deploy`` at the
+repository's root, through cdk.json) with the files in its context:
 
     imgedge:config    the shared configuration file (absent: the defaults)
     imgedge:settings  the deployment settings file (absent: the defaults)
@@ -8,6 +9,7 @@
 The app deploys the zips in ``dist`` and refuses, before any stack exists, zips that were
 built for another configuration, architecture or Python than the ones it is given.
 AWS Solutions checks (cdk-nag) run on every synth: an unacknowledged finding fails it.
+Every way of building the app applies the feature flags of cdk.json (``feature_flags``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from aws_cdk import App, Environment, Stack
 from infra.aws.checks import add_checks
 from infra.aws.settings import DeploySettings, load_settings
 from infra.aws.stack import ImgedgeStack
-from infra.aws.toolkit import CONTEXT_CONFIG, CONTEXT_DIST, CONTEXT_SETTINGS
+from infra.aws.toolkit import CONTEXT_CONFIG, CONTEXT_DIST, CONTEXT_SETTINGS, feature_flags
 from infra.package import EDGE_ZIP, RESIZER_ZIP, PackageError, read_manifest
 from shared.config import Config, load_config
 
@@ -111,7 +113,7 @@ def from_context(app: App) -> Deployment:
 
 def main() -> None:
     """The CDK CLI's entry point (``--app "python -m infra.aws.app"``)."""
-    app = App()
+    app = App(context=feature_flags())
     try:
         from_context(app)
     except (DeploymentError, PackageError, ValueError, OSError) as error:  # ValueError: files

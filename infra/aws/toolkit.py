@@ -3,10 +3,12 @@ bootstrapping the two regions and deploying. imgedge never calls AWS itself."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 # The CDK CLI is versioned apart from aws-cdk-lib; this one reads the cloud assembly
 # aws-cdk-lib 2.275.0 writes (a CLI must be at least as new as the library).
@@ -17,6 +19,20 @@ CONTEXT_CONFIG = "imgedge:config"
 CONTEXT_SETTINGS = "imgedge:settings"
 CONTEXT_DIST = "imgedge:dist"
 OUTPUTS_FILE = "outputs.json"
+# The repository's cdk.json: the app command and the feature flags for the stock CDK CLI.
+CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
+
+
+def feature_flags(cdk_json: Path = CDK_JSON) -> dict[str, Any]:
+    """The feature flags of cdk.json (its context): what the CDK CLI hands the app when run
+    beside that file. ``imgedge synth`` and the app give them to their ``App`` themselves,
+    so the templates are the same however and wherever they are synthesized (context from
+    the CLI still takes precedence). No cdk.json (an installed copy of imgedge): none."""
+    try:
+        context = json.loads(cdk_json.read_text(encoding="utf-8"))["context"]
+    except FileNotFoundError:
+        return {}
+    return dict(context)
 
 
 def app_command(python: str = sys.executable) -> str:

@@ -40,9 +40,10 @@ def run(args: argparse.Namespace) -> int:
     from aws_cdk import App
 
     from infra.aws.app import build
+    from infra.aws.toolkit import feature_flags
 
     try:
-        app = App(outdir=str(args.out))
+        app = App(outdir=str(args.out), context=feature_flags())
         build(app, config, settings, args.dist)
         assembly = app.synth()
     except (RuntimeError, ValueError) as error:  # ours (dist/, region) and jsii's (cdk-nag)

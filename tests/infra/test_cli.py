@@ -1,7 +1,8 @@
 """The `imgedge` command: one module per subcommand and one mapping of errors to messages
 and exit statuses; the AWS subcommands (package, synth's errors, the CDK CLI commands that
-bootstrap and deploy would run: they need AWS, so only their construction is tested); and
-`imgedge smoke` against a real local stack."""
+bootstrap and deploy would run: they need AWS, so only their construction is tested);
+cdk.json for the stock CDK CLI; and `imgedge smoke` against a real local stack.
+(`imgedge env` and how commands find the local stack: test_cli_local.py.)"""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from botocore.exceptions import ClientError
 
 import infra.cli.ls
 import infra.cli.smoke
-from infra.aws.toolkit import CDK_CLI
+from infra.aws.toolkit import CDK_CLI, feature_flags
 from infra.cli import COMMANDS, CommandError, build_parser, main
 from tests.conftest import REPO
 from tests.infra.conftest import PACKAGE_CACHE, Files
@@ -165,6 +166,53 @@ def test_cdk_cli_command(
         )
     else:
         assert "--all" not in command and "--outputs-file" not in command
+
+
+# --- cdk.json: the stock CDK CLI -------------------------------------------------------------
+
+RECOMMENDED_BUT_OFF = {
+    # ARNs keep ${AWS::Partition}, as the templates' tests and cdk-nag acknowledgements name them.
+    "@aws-cdk/core:enablePartitionLiterals",
+    # Each policy statement stays as the stacks write it (the tests read them one by one).
+    "@aws-cdk/aws-iam:minimizePolicies",
+    # No second log group for the edge function in us-east-1: Lambda@Edge logs in the
+    # regions that run it, and every other log group follows log_retention_days.
+    "@aws-cdk/aws-lambda:useCdkManagedLogGroup",
+}
+
+
+def recommended_feature_flags() -> dict[str, object]:
+    """What `cdk init` writes for the installed aws-cdk-lib: its recommended-feature-flags.json."""
+    import tarfile
+
+    import aws_cdk
+
+    (tgz,) = (Path(aws_cdk.__file__).parent / "_jsii").glob("aws-cdk-lib@*.jsii.tgz")
+    with tarfile.open(tgz) as archive:
+        member = archive.extractfile("package/recommended-feature-flags.json")
+        assert member is not None
+        flags: dict[str, object] = json.load(member)
+    return flags
+
+
+def test_cdk_json_runs_the_app_with_the_recommended_feature_flags() -> None:
+    cdk_json = json.loads((REPO / "cdk.json").read_text())
+    assert shlex.split(cdk_json["app"]) == [".venv/bin/python", "-m", "infra.aws.app"]
+    recommended = recommended_feature_flags()
+    assert set(cdk_json["context"]) == set(recommended)
+    differing = {k for k, v in cdk_json["context"].items() if recommended[k] != v}
+    assert differing == RECOMMENDED_BUT_OFF
+    assert not any(cdk_json["context"][flag] for flag in RECOMMENDED_BUT_OFF)
+    # imgedge synth and the app built by the CDK CLI anywhere apply the same flags.
+    assert feature_flags() == cdk_json["context"]
+
+
+def test_git_ignores_what_synth_and_package_write() -> None:
+    done = subprocess.run(
+        ["git", "check-ignore", "cdk.out/manifest.json", "dist/edge_router.zip"],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.stdout.split() == ["cdk.out/manifest.json", "dist/edge_router.zip"]
 
 
 # --- smoke against the local stack ---------------------------------------------------------
