@@ -1,5 +1,6 @@
 """``imgedge smoke URL``: check a running imgedge (a CloudFront distribution, or the local
-stack) from the outside, over HTTP, with nothing but the standard library.
+stack) from the outside, over HTTP, with nothing but the standard library (and the
+format registry, ``shared.formats``, which is standard library too).
 
 1. miss: a variant nobody asked for yet is rendered (200, WebP, ``X-Cache: Miss``, nosniff)
 2. hit: the same URL again comes from the cache (``X-Cache: Hit``, the same bytes)
@@ -21,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from urllib.parse import quote, urlsplit
+
+from shared import formats
 
 MISS = "Miss from cloudfront"
 HIT = "Hit from cloudfront"
@@ -82,10 +85,6 @@ class Client:
         return Reply(url, status, headers, body, (time.perf_counter() - started) * 1000)
 
 
-def is_webp(body: bytes) -> bool:
-    return len(body) > 12 and body[:4] == b"RIFF" and body[8:12] == b"WEBP"
-
-
 def _describe(reply: Reply) -> str:
     cache = f"X-Cache: {reply.header('X-Cache') or '-'}"
     return f"{reply.status} {reply.header('Content-Type') or '-'}, {len(reply.body)} bytes, {cache}"
@@ -107,7 +106,11 @@ def run(base_url: str, key: str = "sample.png", out: Out = print) -> Report:
     # (sizes and qualities snap to the allow-lists, so a rare one may be cached already).
     for _ in range(FRESH_VARIANT_TRIES):
         width, height = 100 + secrets.randbelow(900), 100 + secrets.randbelow(900)
-        params = {"s": f"{width}x{height}", "f": "webp", "q": str(1 + secrets.randbelow(100))}
+        params = {
+            "s": f"{width}x{height}",
+            "f": formats.WEBP.name,
+            "q": str(1 + secrets.randbelow(100)),
+        }
         query = "&".join(f"{k}={v}" for k, v in params.items())
         miss = client.get(path, query)
         if miss.header("X-Cache") != HIT:
@@ -116,11 +119,11 @@ def run(base_url: str, key: str = "sample.png", out: Out = print) -> Report:
         "miss",
         miss.status == 200
         and miss.header("X-Cache") == MISS
-        and miss.header("Content-Type") == "image/webp"
-        and is_webp(miss.body)
+        and miss.header("Content-Type") == formats.WEBP.media_type
+        and formats.identify(miss.body) is formats.WEBP
         and miss.header("X-Content-Type-Options") == "nosniff",
         miss,
-        f"200 image/webp, X-Cache: {MISS}, X-Content-Type-Options: nosniff "
+        f"200 {formats.WEBP.media_type}, X-Cache: {MISS}, X-Content-Type-Options: nosniff "
         f"(is {key!r} in the originals bucket?)",
     )
     if missed:

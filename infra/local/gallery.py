@@ -32,6 +32,7 @@ from infra.inventory import (
 )
 from infra.local import gallery_pages as pages
 from regional_resizer.precompute import preset_requests
+from shared import formats
 from shared.config import Config
 from shared.errors import InvalidRequest
 
@@ -43,12 +44,21 @@ GALLERY_ROOT = pages.GALLERY_ROOT
 MAX_LISTED = 500  # originals on the index page (each costs one listing of its markers)
 DEMO_WIDTHS = (320, 640, 1280)
 DEMO_SIZES = "(max-width: 600px) 100vw, 50vw"
-# The Accept headers the demo explains f=auto with: what a viewer may decode.
-DEMO_ACCEPTS = (
-    ("avif", "image/avif,image/webp,*/*"),
-    ("webp", "image/webp,*/*"),
-    ("neither", "*/*"),
-)
+
+
+def _demo_accepts() -> tuple[tuple[str, str], ...]:
+    """The Accept headers the demo explains f=auto with, one per outcome: each of its
+    choices named with those it prefers less, then none ("image/avif,image/webp,*/*",
+    "image/webp,*/*", "*/*")."""
+    choices = formats.AUTO_PREFERENCE
+    named = [
+        (fmt.name, ",".join([*(less.media_type for less in choices[i:]), "*/*"]))
+        for i, fmt in enumerate(choices)
+    ]
+    return (*named, ("neither", "*/*"))
+
+
+DEMO_ACCEPTS = _demo_accepts()
 HEADERS = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store")]
 
 

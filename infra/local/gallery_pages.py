@@ -11,6 +11,7 @@ from html import escape
 from urllib.parse import urlencode
 
 from infra.inventory import DerivativeInfo, OriginalInfo, request_path
+from shared import formats
 
 GALLERY_ROOT = "/_imgedge/"
 
@@ -128,7 +129,7 @@ def _figure(
     ]
     if d.missing:
         picture = "<div class=missing>(missing: a marker without its object)</div>"
-    elif url and d.content_type.startswith("image/"):
+    elif url and formats.is_image_media_type(d.content_type):
         size = f" width={d.width} height={d.height}" if d.width and d.height else ""
         picture = f'<a href="{escape(url)}"><img src="{escape(url)}"{size} alt=""></a>'
     else:
@@ -157,12 +158,13 @@ def demo_page(key: str, candidates: Sequence[DemoCandidate], sizes: str) -> byte
         for c in candidates
     )
     heads = "".join(f"<th>Accept {escape(label)}</th>" for label, _ in candidates[0].keys)
+    preference = ", else ".join(fmt.name for fmt in formats.AUTO_PREFERENCE)
     body = (
         f"<h1>Responsive demo: <code>{escape(key)}</code></h1>\n"
         "<p>The browser picks one candidate of the <code>srcset</code> for the width the "
         "image has on screen (<code>sizes</code>) and its pixel density, and names the formats "
-        "it decodes in its <code>Accept</code> header; <code>f=auto</code> makes that avif, "
-        "else webp, else the source's own family, and each outcome is a cache key of its own. "
+        f"it decodes in its <code>Accept</code> header; <code>f=auto</code> makes that {preference}"
+        ", else the source's own family, and each outcome is a cache key of its own. "
         "Resize the window and watch the network panel.</p>\n"
         f"<div class=demo>{image}</div>\n"
         f"<h2>Candidates</h2>\n<table><thead><tr><th class=n>width</th><th>URL</th>{heads}"
