@@ -43,6 +43,7 @@ from urllib.parse import quote
 from edge_router.normalize import normalize
 from regional_resizer.derivative import Deadline, make_derivative
 from regional_resizer.storage import Storage
+from shared import formats
 from shared.config import Config, load_config
 from shared.contract import ImageRequest
 from shared.errors import ImgedgeError, InternalError, InvalidRequest
@@ -54,7 +55,7 @@ MADE, SKIPPED, FAILED = "made", "skipped", "failed"
 COUNTED = (MADE, SKIPPED, FAILED)
 
 # f=auto in a preset: one Accept per format that auto can yield (the last: the family).
-AUTO_ACCEPTS = ("image/avif", "image/webp", "")
+AUTO_ACCEPTS = (*(fmt.media_type for fmt in formats.AUTO_PREFERENCE), "")
 
 RENDER_TIMEOUT_ENV = "RENDER_TIMEOUT_S"
 DEFAULT_RENDER_TIMEOUT_S = 25  # the resizer_timeout_s default; the stack always sets it
