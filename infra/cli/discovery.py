@@ -60,10 +60,12 @@ def _same(a: str, b: str) -> bool:
     return a.rstrip("/") == b.rstrip("/")
 
 
-def use_local_s3(args: argparse.Namespace, command: str, *, on_aws: bool = False) -> None:
+def use_local_s3(
+    args: argparse.Namespace, command: str, *, on_aws: bool = False
+) -> StackState | None:
     """Fill in ``args.s3_endpoint`` and the buckets from the running local stack where the
-    user gave none. ``on_aws``: the command was told to work on AWS (precompute's
-    ``--function`` without an endpoint); only an explicit ``--data-dir`` overrides that."""
+    user gave none; the stack used, if any. ``on_aws``: the command was told to work on AWS
+    (precompute's ``--function`` without an endpoint); only ``--data-dir`` overrides that."""
     endpoint = args.s3_endpoint or next(
         (os.environ[name] for name in ENDPOINT_ENV if os.environ.get(name)), None
     )
@@ -89,3 +91,4 @@ def use_local_s3(args: argparse.Namespace, command: str, *, on_aws: bool = False
         if getattr(args, dest) is None:
             chosen = getattr(stack, dest) if stack is not None else args.bucket_defaults[dest]
             setattr(args, dest, chosen)
+    return stack

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.cli.discovery import (
@@ -35,7 +37,11 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from infra import precompute
+    from shared.config import CONFIG_ENV
 
-    use_local_s3(args, "precompute", on_aws=bool(args.function))
+    stack = use_local_s3(args, "precompute", on_aws=bool(args.function))
+    # The presets of the stack's own configuration, unless another one is named.
+    if stack is not None and stack.config and not (args.config or os.environ.get(CONFIG_ENV)):
+        args.config = Path(stack.config)
     status: int = precompute.run(args)
     return status

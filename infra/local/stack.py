@@ -281,6 +281,7 @@ class LocalStack:
             region=REGION,
             xray_daemon=opts.xray_daemon or self.xray_address,
             traces_dir=None if self.xray is None else str(opts.data_dir.resolve()),
+            config=None if config_path is None else str(config_path.resolve()),
         )
         write_state(opts.data_dir, state)
         self._print("ready")

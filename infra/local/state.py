@@ -5,11 +5,13 @@ to the local stack rather than to AWS.
 
     {"pid": 4242, "edge": "http://127.0.0.1:8080", "s3_endpoint": "http://127.0.0.1:9000",
      "originals_bucket": "originals", "derivatives_bucket": "derivatives",
-     "region": "us-east-1", "xray_daemon": "127.0.0.1:41234", "traces_dir": "/.../.imgedge"}
+     "region": "us-east-1", "xray_daemon": "127.0.0.1:41234", "traces_dir": "/.../.imgedge",
+     "config": null}
 
 A file whose process is gone (a stack that was killed) is ignored. ``traces_dir`` is the
 directory ``imgedge traces`` reads, or null when the stack sends its traces to a daemon
-of its own (``imgedge serve --xray-daemon``).
+of its own (``imgedge serve --xray-daemon``). ``config`` is the configuration file the
+stack runs with (null: the defaults), which ``imgedge precompute`` then renders with.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ class StackState:
     region: str
     xray_daemon: str  # HOST:PORT
     traces_dir: str | None  # absolute; None: the traces go to an external daemon
+    config: str | None = None  # the configuration file, absolute; None: the defaults
     data_dir: str = ""  # where the file was found (absolute); not stored in it
 
     @property

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import infra.precompute
 from infra.cli import CommandError, build_parser, main
 from infra.cli.discovery import use_local_s3
 from infra.local.credentials import ACCESS_KEY_ID, SECRET_ACCESS_KEY
@@ -171,6 +172,38 @@ def test_precompute_with_a_deployed_function_stays_on_aws(here: Path) -> None:
     args = parsed("precompute")
     use_local_s3(args, "precompute", on_aws=bool(args.function))
     assert (args.s3_endpoint, args.originals_bucket) == (STACK.s3_endpoint, "local-originals")
+
+
+@pytest.mark.parametrize(
+    ("argv", "environment", "expected"),
+    [
+        ((), {}, "stack.toml"),
+        (("--config", "mine.toml"), {}, "mine.toml"),
+        ((), {"IMGEDGE_CONFIG": "env.toml"}, None),  # load_config reads the variable
+    ],
+)
+def test_precompute_renders_with_the_stacks_configuration_unless_told_otherwise(
+    here: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    argv: tuple[str, ...],
+    environment: dict[str, str],
+    expected: str | None,
+) -> None:
+    serving(here, replace(STACK, config=str(here / "stack.toml")))
+    monkeypatch.delenv("IMGEDGE_CONFIG", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    given: list[argparse.Namespace] = []
+
+    def record(args: argparse.Namespace) -> int:
+        given.append(args)
+        return 0
+
+    monkeypatch.setattr(infra.precompute, "run", record)
+    assert main(["precompute", *argv]) == 0
+    config = given[0].config
+    assert (None if config is None else Path(config).name) == expected
+    assert given[0].s3_endpoint == STACK.s3_endpoint
 
 
 def test_a_data_dir_without_a_running_stack_is_an_error(
@@ -357,6 +390,7 @@ def test_the_state_file_lives_as_long_as_the_stack(
             served.s3,
         )
         assert state.traces_dir == str(data_dir.resolve())
+        assert state.config is None  # the defaults
     finally:
         assert served.stop(signal.SIGTERM) == 0
     assert not state_path(data_dir).exists()
