@@ -31,6 +31,7 @@ from PIL import Image
 from edge_router.normalize import normalize
 from infra.local import credentials as local
 from regional_resizer import storage
+from shared import formats
 from shared.config import Config
 from shared.contract import DEFAULT_FIT, ORIGINAL_PREFIX, ImageRequest
 from shared.errors import InvalidRequest
@@ -118,11 +119,11 @@ def image_header(data: bytes) -> tuple[str, int, int] | None:
 
     WebP and AVIF are read here (Pillow needs their whole file); the rest by Pillow's lazy
     open, which reads the header only."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+    if formats.WEBP.matches(data):
         return _webp_header(data)
-    if data[4:8] == b"ftyp" and data[8:12] in (b"avif", b"avis"):
+    if formats.AVIF.matches(data):
         size = _ispe(data, 0, len(data))
-        return ("avif", *size) if size else None
+        return (formats.AVIF.name, *size) if size else None
     try:
         with Image.open(io.BytesIO(data)) as image:
             return (image.format or "").lower(), image.width, image.height
@@ -134,14 +135,14 @@ def _webp_header(data: bytes) -> tuple[str, int, int] | None:
     chunk = data[12:16]
     if chunk == b"VP8 " and len(data) >= 30:  # lossy: 14-bit sizes after the start code
         width, height = struct.unpack_from("<HH", data, 26)
-        return "webp", width & 0x3FFF, height & 0x3FFF
+        return formats.WEBP.name, width & 0x3FFF, height & 0x3FFF
     if chunk == b"VP8L" and len(data) >= 25:  # lossless: 14-bit sizes minus one, packed
         bits = int.from_bytes(data[21:25], "little")
-        return "webp", (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        return formats.WEBP.name, (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
     if chunk == b"VP8X" and len(data) >= 30:  # extended: 24-bit canvas sizes minus one
         width = int.from_bytes(data[24:27], "little") + 1
         height = int.from_bytes(data[27:30], "little") + 1
-        return "webp", width, height
+        return formats.WEBP.name, width, height
     return None
 
 
@@ -235,8 +236,9 @@ class Inventory:
         total = _total_size(response.get("ContentRange"), int(response["ContentLength"]))
         found = image_header(head)
         if found is None:
-            fmt = content_type.removeprefix("image/") if content_type.startswith("image/") else ""
-            return DerivativeInfo(key, variant, fmt or key_format, None, None, total, content_type)
+            named = formats.from_media_type(content_type)
+            fmt = named.name if named is not None else key_format
+            return DerivativeInfo(key, variant, fmt, None, None, total, content_type)
         fmt, width, height = found
         return DerivativeInfo(key, variant, fmt, width, height, total, content_type)
 
