@@ -9,6 +9,7 @@ from PIL import Image
 
 from regional_resizer import codecs, jpeg_scaling
 from regional_resizer.plan import Box, Size, dct_scale, oriented, plan, turns
+from shared import formats
 from shared.contract import ImageRequest
 
 RESAMPLE = Image.Resampling.LANCZOS
@@ -39,8 +40,6 @@ LANCZOS's time on sharp's 720x588 task, at SSIM 0.9917 (after 3/8) against sharp
 (on the UltraHDR photo at 3.2-4.8x, 0.996 against sharp's 0.997-0.998). After 1/4 or 1/8,
 whose output is coarser, or after a box reduce, it is always LANCZOS."""
 
-JPEG_FAMILY = ("JPEG", "MPO")
-
 
 def shrink_on_load(source: codecs.Source, request: ImageRequest) -> float:
     """Ask libjpeg to decode at 1/2, 3/8, 1/4 or 1/8 scale when the sampled region, so
@@ -49,7 +48,7 @@ def shrink_on_load(source: codecs.Source, request: ImageRequest) -> float:
     The orientation is read from the header first: the decoder scales the stored image,
     whose sides are swapped for orientations 5-8, so the planned region is turned back."""
     image = source.image
-    if image.format not in JPEG_FAMILY or not source.dct_scalable:
+    if image.format not in formats.JPEG.pillow or not source.dct_scalable:
         return 1.0
     orientation = codecs.exif_orientation(image)  # JPEG: from the header, nothing decoded
     geometry = plan(*oriented(image.size, orientation), request)
