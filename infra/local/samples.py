@@ -16,6 +16,8 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter
 
+from shared import formats
+
 EXIF_ORIENTATION = 0x0112
 ROTATE_90_CW = 6
 
@@ -102,9 +104,9 @@ def draw_portrait_jpeg() -> bytes:
 
 
 SAMPLES = (
-    Sample("sample.png", "image/png", draw_sample_png, "s=256x256&f=webp"),
-    Sample("photos/landscape.jpg", "image/jpeg", draw_landscape_jpeg, "s=640x&f=jpeg"),
-    Sample("photos/portrait.jpg", "image/jpeg", draw_portrait_jpeg, "s=x512&f=auto"),
+    Sample("sample.png", formats.PNG.media_type, draw_sample_png, "s=256x256&f=webp"),
+    Sample("photos/landscape.jpg", formats.JPEG.media_type, draw_landscape_jpeg, "s=640x&f=jpeg"),
+    Sample("photos/portrait.jpg", formats.JPEG.media_type, draw_portrait_jpeg, "s=x512&f=auto"),
 )
 
 
