@@ -1,9 +1,9 @@
 """Handlers that the Lambda emulation's tests run in worker processes (test code only).
 
 This module also stands in for a parent's main module: a spawned worker re-imports its
-parent's ``__main__`` (``python -m infra.cli`` for the local stack), and like ``infra.cli``
-this module imports the repo's own ``shared.config`` at module level, so a worker started
-with it as ``__main__`` has the repo's copy in ``sys.modules`` before its handler loads.
+parent's ``__main__`` when that is a plain module (a script, or a test runner's), and this
+one imports the repo's own ``shared.config`` at module level, so a worker started with it
+as ``__main__`` has the repo's copy in ``sys.modules`` before its handler loads.
 """
 
 from __future__ import annotations

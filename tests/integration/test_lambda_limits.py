@@ -129,7 +129,8 @@ def test_the_edge_zip_runs_with_its_baked_configuration(
     elsewhere = tmp_path / "elsewhere.toml"
     elsewhere.write_text("sizes = [300]\n")
     monkeypatch.setenv(CONFIG_ENV, str(elsewhere))
-    # The worker re-imports its parent's main module, as it does `python -m infra.cli`'s.
+    # A spawned worker re-imports its parent's main module when that is a plain module;
+    # this one imports the repo's shared.config first.
     monkeypatch.setitem(sys.modules, "__main__", lambda_probes)
 
     spec = FunctionSpec(
