@@ -42,6 +42,8 @@ Response = tuple[int, list[tuple[str, str]], bytes]
 
 GALLERY_ROOT = pages.GALLERY_ROOT
 MAX_LISTED = 500  # originals on the index page (each costs one listing of its markers)
+# The index's thumbnails when the configuration has no "thumb" preset.
+THUMBNAIL_QUERY = "s=256x256"
 DEMO_WIDTHS = (320, 640, 1280)
 DEMO_SIZES = "(max-width: 600px) 100vw, 50vw"
 
@@ -97,7 +99,9 @@ class Gallery:
     def index(self) -> Response:
         listed = list(islice(self.catalogue.originals(), MAX_LISTED + 1))
         rows = [(o, self.catalogue.count_derivatives(o.key)) for o in listed[:MAX_LISTED]]
-        return 200, list(HEADERS), pages.index_page(rows, truncated=len(listed) > MAX_LISTED)
+        thumbnail = "p=thumb" if "thumb" in self.config.presets else THUMBNAIL_QUERY
+        truncated = len(listed) > MAX_LISTED
+        return 200, list(HEADERS), pages.index_page(rows, truncated, thumbnail)
 
     def original(self, key: str) -> Response:
         if not key:

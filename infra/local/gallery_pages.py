@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
+from pathlib import PurePosixPath
 from urllib.parse import urlencode
 
 from infra.inventory import DerivativeInfo, OriginalInfo, request_path
@@ -32,6 +33,8 @@ figure { margin: 0; padding: .6rem; background: #fff; border: 1px solid #dde2e7;
 figure img { display: block; max-width: 320px; max-height: 320px; width: auto; height: auto;
              background: repeating-conic-gradient(#eee 0 25%, #fff 0 50%) 0 0 / 16px 16px; }
 figcaption { margin-top: .5rem; font-size: 13px; }
+figure img.thumb { width: 256px; height: 256px; object-fit: contain; }
+.cards figure { width: 256px; }
 figcaption div { margin: .15rem 0; }
 .missing { color: #a3281c; }
 .demo { width: 50vw; }  /* as the demo's sizes attribute says */
@@ -67,20 +70,35 @@ def page(title: str, body: str) -> bytes:
     ).encode()
 
 
-def index_page(originals: Sequence[tuple[OriginalInfo, int]], truncated: bool) -> bytes:
-    rows = "\n".join(
-        f'<tr><td><a href="{escape(original_link(o.key))}"><code>{escape(o.key)}</code></a></td>'
-        f"<td class=n>{o.bytes:,}</td><td>{o.last_modified:%Y-%m-%d %H:%M:%S}</td>"
-        f'<td class=n>{count}</td><td><a href="{escape(demo_link(o.key))}">demo</a></td></tr>'
-        for o, count in originals
-    )
+def index_page(
+    originals: Sequence[tuple[OriginalInfo, int]], truncated: bool, thumbnail_query: str
+) -> bytes:
+    """A card per original: its thumbnail, asked of the edge like any viewer's request
+    (``thumbnail_query``), for keys whose extension names an image format."""
+    cards = "\n".join(_card(o, count, thumbnail_query) for o, count in originals)
     more = f"<p class=muted>Only the first {len(originals)} are listed.</p>" if truncated else ""
-    table = (
-        "<table><thead><tr><th>original</th><th class=n>bytes</th><th>last modified</th>"
-        f"<th class=n>derivatives</th><th></th></tr></thead><tbody>\n{rows}\n</tbody></table>"
+    body = (
+        f'<div class="grid cards">\n{cards}\n</div>'
+        if originals
+        else ("<p>The originals bucket is empty.</p>")
     )
-    body = table if originals else "<p>The originals bucket is empty.</p>"
     return page("originals", f"<h1>Originals</h1>\n{body}{more}")
+
+
+def _card(original: OriginalInfo, count: int, thumbnail_query: str) -> str:
+    link = escape(original_link(original.key))
+    if formats.from_extension(PurePosixPath(original.key).suffix) is not None:
+        thumbnail = f"/{request_path(original.key)}?{thumbnail_query}"
+        picture = f'<a href="{link}"><img class=thumb src="{escape(thumbnail)}" alt=""></a>'
+    else:
+        picture = "<div class=muted>not an image format</div>"
+    return (
+        f"<figure>{picture}<figcaption>"
+        f'<div><a href="{link}"><code>{escape(original.key)}</code></a></div>'
+        f"<div>{original.bytes:,} bytes, {original.last_modified:%Y-%m-%d %H:%M:%S}</div>"
+        f'<div>{count} derivatives - <a href="{escape(demo_link(original.key))}">demo</a></div>'
+        "</figcaption></figure>"
+    )
 
 
 def original_page(

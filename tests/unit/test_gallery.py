@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from urllib.parse import quote
 
 import pytest
 
@@ -116,6 +117,19 @@ def test_the_index_lists_every_original_with_its_derivative_count(gallery: Galle
     assert HOSTILE in page.text  # shown as text, exactly
     rows = "".join(page.text)
     assert "100,000" in rows and "2026-05-01 12:00:00" in rows
+
+
+def test_the_index_shows_a_thumbnail_per_image_asked_of_the_edge(gallery: Gallery) -> None:
+    _, _, page = get(gallery, "/_imgedge/")
+    sources = [img["src"] for img in page.all("img")]
+    hostile = "/" + quote(HOSTILE, safe="/-._~") + "?p=thumb"
+    assert sorted(str(src) for src in sources) == sorted(["/photos/cat.jpg?p=thumb", hostile])
+
+
+def test_without_a_thumb_preset_thumbnails_ask_for_a_size() -> None:
+    gallery = Gallery(CATALOGUE, Config(presets={}))
+    _, _, page = get(gallery, "/_imgedge/")
+    assert "/photos/cat.jpg?s=256x256" in [img["src"] for img in page.all("img")]
 
 
 def test_keys_are_escaped_everywhere(gallery: Gallery) -> None:
