@@ -180,11 +180,6 @@ class Invocation:
         if entity is not None:
             _guarded("annotate", lambda: [entity.put_annotation(k, v) for k, v in values.items()])
 
-    def metadata(self, key: str, value: Any) -> None:
-        entity = self._entity
-        if entity is not None:
-            _guarded("metadata", lambda: entity.put_metadata(key, value, "imgedge"))
-
     def server_timing(self) -> str:
         """``Server-Timing``: the edge's time first, then this stage's phases in order."""
         entries = [("edge", self.edge.duration_ms)] if self.edge else []
