@@ -1,15 +1,16 @@
-"""``imgedge precompute``: render the configured presets of every original ahead of viewers.
+"""Precompute on one machine, what ``imgedge precompute`` runs (``infra/cli/precompute.py``):
+render the configured presets of every original ahead of viewers.
 
-For every original under ``--prefix`` (ListObjectsV2, paginated), the plan of
-``regional_resizer.precompute``: every chosen preset normalized as the edge would into a
-canonical key (``f=auto`` expanded into every format it can yield); a key the derivatives
-bucket already holds (HeadObject) is skipped, any other is made.
+The jobs are the plan of ``regional_resizer.precompute`` for the originals under a prefix:
+every chosen preset normalized as the edge would into a canonical key (``f=auto`` expanded
+into every format it can yield); a key the derivatives bucket already holds (HeadObject) is
+skipped, any other is made.
 
 Two engines:
-- local (the default, and whenever ``--s3-endpoint`` is given): a pool of worker processes,
+- local (the default, and whenever an S3 endpoint is given): a pool of worker processes,
   each making derivatives with the resizer's core (``make_derivative``), which writes the
   derivative and its marker as for a viewer's miss;
-- AWS (``--function NAME`` without ``--s3-endpoint``): ``lambda.invoke`` of the deployed
+- AWS (a function name without an S3 endpoint): ``lambda.invoke`` of the deployed
   regional function from a pool of threads, with the function URL event (payload 2.0) of a
   viewer's miss, the only request that function answers. The events are HEAD requests: the
   resizer renders and stores exactly as for GET but returns no body, so no image travels
@@ -21,10 +22,8 @@ A bucket too big for one machine is the same job on the AWS deployment's state m
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
@@ -37,12 +36,9 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Any, TextIO
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from infra.inventory import Inventory, add_bucket_arguments, s3_client
+from infra.inventory import s3_client
 from infra.local.events import function_url_event
 from regional_resizer.derivative import Deadline
 from regional_resizer.precompute import (
@@ -51,12 +47,10 @@ from regional_resizer.precompute import (
     SKIPPED,
     Job,
     Outcome,
-    chosen_presets,
     make,
-    plan,
 )
 from regional_resizer.storage import Storage
-from shared.config import Config, ConfigError, load_config
+from shared.config import Config, load_config
 from shared.contract import ImageRequest
 
 STORED_STATUSES = (200, 302)  # 302: too large to return inline, stored all the same
@@ -72,7 +66,8 @@ PROGRESS_INTERVAL_S = 0.1
 
 @dataclass(frozen=True)
 class WorkerSettings:
-    """What a worker process needs to make derivatives (the configuration is read there)."""
+    """Where the derivatives are made: what a worker process needs to make them (the
+    configuration is read there)."""
 
     s3_endpoint: str | None
     originals_bucket: str
@@ -96,15 +91,6 @@ def _render_locally(request: ImageRequest) -> tuple[str, int, str]:
     assert _worker is not None, "not a precompute worker"
     config, storage = _worker
     return make(request, config, storage, Deadline.of(None))
-
-
-def worker_settings(args: argparse.Namespace) -> WorkerSettings:
-    return WorkerSettings(
-        args.s3_endpoint,
-        args.originals_bucket,
-        args.derivatives_bucket,
-        str(Path(args.config).resolve()) if args.config else None,
-    )
 
 
 # --- the AWS engine: lambda.invoke ----------------------------------------------------------
@@ -242,91 +228,45 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
-# --- the command ---------------------------------------------------------------------------
+# --- precompute ----------------------------------------------------------------------------
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Render the configured presets of every original under a prefix, skipping those "
-        "already stored. Locally (default, or with --s3-endpoint) worker processes run the "
-        "regional resizer's handler; with --function NAME the deployed function is invoked."
-    )
-    parser.add_argument("--prefix", default="", metavar="P", help="only originals under P")
-    parser.add_argument(
-        "--preset",
-        action="append",
-        metavar="NAME",
-        help="a configured preset (repeatable; default: every preset)",
-    )
-    add_bucket_arguments(parser)
-    parser.add_argument(
-        "--config",
-        type=Path,
-        metavar="FILE",
-        help="an imgedge configuration file (default: $IMGEDGE_CONFIG)",
-    )
-    parser.add_argument(
-        "--workers",
-        type=_positive,
-        metavar="N",
-        help="parallel renders (default: processes = cores; invocations = 16)",
-    )
-    parser.add_argument(
-        "--function",
-        metavar="NAME",
-        help="invoke this deployed regional function (lambda.invoke) instead of local workers",
-    )
-
-
-def _positive(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return number
-
-
-def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        config = load_config(args.config)
-        presets = chosen_presets(config, args.preset)
-    except (OSError, ConfigError, ValueError) as error:
-        print(f"imgedge precompute: {error}", file=err)
-        return 2
-    s3 = s3_client(args.s3_endpoint)
-    inventory = Inventory(s3, args.originals_bucket, args.derivatives_bucket)
-    try:
-        sources = [original.key for original in inventory.originals(args.prefix)]
-    except (ClientError, BotoCoreError) as error:
-        print(f"imgedge precompute: cannot list originals: {error}", file=err)
-        return 1
-    jobs = plan(sources, presets, config)
-
-    on_aws = bool(args.function) and not args.s3_endpoint
-    workers = args.workers or (16 if on_aws else os.cpu_count() or 2)
+def render(
+    jobs: Sequence[Job],
+    settings: WorkerSettings,
+    *,
+    workers: int | None = None,
+    function: str | None = None,
+    on_outcome: Callable[[Outcome], None] | None = None,
+) -> list[Outcome]:
+    """Every job's outcome, in the order they complete (each also given to ``on_outcome``
+    as it does). Made by ``workers`` local worker processes (default: one per core), or,
+    with ``function`` and no S3 endpoint, by that deployed regional function, invoked from
+    ``workers`` threads (default 16)."""
+    function = None if settings.s3_endpoint else function  # an endpoint: the local engine
+    workers = workers or (16 if function else os.cpu_count() or 2)
     executor: Executor
-    if on_aws:
+    if function:
         import boto3
 
         executor = ThreadPoolExecutor(workers, thread_name_prefix="precompute")
-        storage = Storage(s3, args.originals_bucket, args.derivatives_bucket)
-        render = _render_on_aws(storage, boto3.client("lambda"), args.function)
+        storage = Storage(
+            s3_client(settings.s3_endpoint), settings.originals_bucket, settings.derivatives_bucket
+        )
+        make_one = _render_on_aws(storage, boto3.client("lambda"), function)
     else:
         executor = ProcessPoolExecutor(
             workers,
             mp_context=get_context("spawn"),  # nothing of this process leaks into workers
             initializer=_init_worker,
-            initargs=(worker_settings(args),),
+            initargs=(settings,),
         )
-        render = _render_locally
+        make_one = _render_locally
 
-    progress = Progress(len(jobs), err)
     outcomes: list[Outcome] = []
     with executor:
-        for outcome in execute(executor, render, jobs, workers * IN_FLIGHT_PER_WORKER):
+        for outcome in execute(executor, make_one, jobs, workers * IN_FLIGHT_PER_WORKER):
             outcomes.append(outcome)
-            progress.add(outcome)
-    progress.finish()
-    print(summary(outcomes), file=out)
-    return 1 if any(o.result == FAILED for o in outcomes) else 0
+            if on_outcome is not None:
+                on_outcome(outcome)
+    return outcomes

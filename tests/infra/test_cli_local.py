@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-import infra.precompute
+import infra.cli.precompute
 from infra.cli import CommandError, build_parser, main
 from infra.cli.discovery import use_local_s3
 from infra.local.credentials import ACCESS_KEY_ID, SECRET_ACCESS_KEY
@@ -199,7 +199,7 @@ def test_precompute_renders_with_the_stacks_configuration_unless_told_otherwise(
         given.append(args)
         return 0
 
-    monkeypatch.setattr(infra.precompute, "run", record)
+    monkeypatch.setattr(infra.cli.precompute, "render", record)
     assert main(["precompute", *argv]) == 0
     config = given[0].config
     assert (None if config is None else Path(config).name) == expected

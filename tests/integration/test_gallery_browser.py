@@ -4,10 +4,10 @@ the distribution's Content-Security-Policy and decodes every image on them."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import signal
 from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from edge_router.normalize import negotiate
-from infra import precompute
+from infra.cli import main
 from infra.inventory import Inventory
 from shared.config import Config
 from tests.conftest import make_s3_client
@@ -46,11 +46,10 @@ def s3(stack: Served) -> Any:
     Image.new("RGB", (40, 30), (10, 200, 90)).save(png, "PNG")
     s3.put_object(Bucket="originals", Key=HOSTILE, Body=png.getvalue(), ContentType="image/png")
     # Every sample's presets (the stack's default configuration) made ahead of viewers.
-    parser = argparse.ArgumentParser()
-    precompute.add_arguments(parser)
-    args = parser.parse_args(["--s3-endpoint", stack.s3, "--workers", "2"])
-    out = io.StringIO()
-    assert precompute.run(args, out=out, err=io.StringIO()) == 0, out.getvalue()
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(["precompute", "--s3-endpoint", stack.s3, "--workers", "2"])
+    assert status == 0, out.getvalue() + err.getvalue()
     return s3
 
 

@@ -7,13 +7,15 @@ import argparse
 import io
 import json
 import uuid
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from infra import inventory, precompute
+from infra import inventory
+from infra.cli import main
 from shared.config import Config
 from shared.contract import ImageRequest
 from shared.layout import index_key
@@ -49,14 +51,13 @@ def stocked(s3: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory)
     s3.put_object(Bucket=buckets.originals, Key=NOTES, Body=b"hello\n")
     config = tmp_path_factory.mktemp("config") / "imgedge.toml"
     config.write_text(PRESETS)
-    parser = argparse.ArgumentParser()
-    precompute.add_arguments(parser)
-    args = parser.parse_args([
-        "--s3-endpoint", s3_endpoint, "--originals-bucket", buckets.originals,
-        "--derivatives-bucket", buckets.derivatives, "--config", str(config), "--workers", "2",
-        "--prefix", "photos/",
-    ])  # fmt: skip
-    assert precompute.run(args, out=io.StringIO(), err=io.StringIO()) == 0
+    with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):
+        status = main([
+            "precompute", "--s3-endpoint", s3_endpoint, "--originals-bucket", buckets.originals,
+            "--derivatives-bucket", buckets.derivatives, "--config", str(config),
+            "--workers", "2", "--prefix", "photos/",
+        ])  # fmt: skip
+    assert status == 0
     return buckets
 
 

@@ -3,9 +3,9 @@ resizer's core, which stores each derivative and its marker."""
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from infra import precompute
+from infra.cli import main
 from regional_resizer.precompute import FAILED, MADE, Job, Outcome
 from shared.config import Config, load_config
 from shared.contract import ImageRequest
@@ -51,15 +52,14 @@ def config_file(tmp_path: Path) -> Path:
 def precompute_run(
     s3_endpoint: str, buckets: Buckets, config_file: Path, *extra: str
 ) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser()
-    precompute.add_arguments(parser)
-    args = parser.parse_args([
-        "--s3-endpoint", s3_endpoint, "--originals-bucket", buckets.originals,
-        "--derivatives-bucket", buckets.derivatives, "--config", str(config_file),
-        "--workers", "2", *extra,
-    ])  # fmt: skip
+    """``imgedge precompute``: its exit status, stdout and stderr."""
     out, err = io.StringIO(), io.StringIO()
-    status = precompute.run(args, out=out, err=err)
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main([
+            "precompute", "--s3-endpoint", s3_endpoint, "--originals-bucket", buckets.originals,
+            "--derivatives-bucket", buckets.derivatives, "--config", str(config_file),
+            "--workers", "2", *extra,
+        ])  # fmt: skip
     return status, out.getvalue(), err.getvalue()
 
 
@@ -161,7 +161,32 @@ def test_an_unknown_preset_is_refused_before_any_work(
     status, out, err = precompute_run(s3_endpoint, buckets, config_file, "--preset", "huge")
     assert status == 2
     assert "unknown preset(s) huge" in err and "thumb" in err
+    assert err.startswith("imgedge precompute: unknown preset(s) huge") and err.count("\n") == 1
     assert out == ""
+
+
+def test_a_bad_configuration_is_refused_before_any_work(
+    s3_endpoint: str, buckets: Buckets, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[presets\n")
+    status, out, err = precompute_run(s3_endpoint, buckets, broken)
+    assert (status, out) == (2, "")
+    assert err.startswith("imgedge precompute: ") and err.count("\n") == 1
+
+    status, out, err = precompute_run(s3_endpoint, buckets, tmp_path / "absent.toml")
+    assert (status, out) == (2, "")
+    assert err.startswith("imgedge precompute: ") and "absent.toml" in err
+
+
+def test_originals_that_cannot_be_listed_are_status_1(
+    s3_endpoint: str, buckets: Buckets, config_file: Path
+) -> None:
+    gone = Buckets(originals=buckets.originals + "-none", derivatives=buckets.derivatives)
+    status, out, err = precompute_run(s3_endpoint, gone, config_file)
+    assert (status, out) == (1, "")
+    assert err.startswith("imgedge precompute: cannot list originals: ") and "NoSuchBucket" in err
+    assert err.count("\n") == 1
 
 
 # --- the AWS engine's event, without AWS ---------------------------------------------------
