@@ -1,9 +1,6 @@
-"""What the buckets hold, and ``imgedge ls``: originals, and each original's derivatives
-found through the marker index of the derivatives bucket (``shared/layout.py``), never by
-scanning that bucket.
-
-    imgedge ls                      every original: key, bytes, last modified, derivatives
-    imgedge ls photos/cat.jpg       its derivatives: key, format, WxH, bytes, saving
+"""What the buckets hold, as ``imgedge ls`` (``infra/cli/ls.py``) and the local stack's
+gallery show it: originals, and each original's derivatives found through the marker index
+of the derivatives bucket (``shared/layout.py``), never by scanning that bucket.
 
 A derivative costs one request: a ranged GET of its first 64 KB gives the content type, the
 total size (``Content-Range``) and the header its dimensions are read from; the pixels are
@@ -13,19 +10,16 @@ or mid-purge) is listed as missing.
 
 from __future__ import annotations
 
-import argparse
 import io
-import json
 import struct
-import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from PIL import Image
 
 from edge_router.normalize import normalize
@@ -37,8 +31,6 @@ from shared.contract import DEFAULT_FIT, ORIGINAL_PREFIX, ImageRequest
 from shared.errors import InvalidRequest
 from shared.layout import index_prefix, stored_key
 
-DEFAULT_ORIGINALS_BUCKET = "originals"
-DEFAULT_DERIVATIVES_BUCKET = "derivatives"
 HEADER_BYTES = 64 * 1024
 """How much of a derivative is read to learn its dimensions."""
 
@@ -268,112 +260,3 @@ def endpoint_settings() -> dict[str, str]:
         settings["aws_access_key_id"] = local.ACCESS_KEY_ID
         settings["aws_secret_access_key"] = local.SECRET_ACCESS_KEY
     return settings
-
-
-def add_bucket_arguments(parser: argparse.ArgumentParser) -> None:
-    """The S3 options ``ls`` and ``precompute`` share."""
-    parser.add_argument(
-        "--s3-endpoint",
-        metavar="URL",
-        help="an S3-compatible endpoint, e.g. the local stack's (default: AWS)",
-    )
-    parser.add_argument("--originals-bucket", default=DEFAULT_ORIGINALS_BUCKET, metavar="NAME")
-    parser.add_argument("--derivatives-bucket", default=DEFAULT_DERIVATIVES_BUCKET, metavar="NAME")
-
-
-# --- imgedge ls ----------------------------------------------------------------------------
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.description = (
-        "Without a key, list the originals with their number of stored derivatives; with a "
-        "key, list that original's derivatives (from the marker index of the derivatives "
-        "bucket) with format, dimensions, bytes and the saving against the original."
-    )
-    parser.add_argument("key", nargs="?", metavar="ORIGINAL_KEY", help="an original's key")
-    add_bucket_arguments(parser)
-    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def run(args: argparse.Namespace) -> int:
-    inventory = Inventory(
-        s3_client(args.s3_endpoint), args.originals_bucket, args.derivatives_bucket
-    )
-    try:
-        if args.key is None:
-            return _list_originals(inventory, as_json=args.json)
-        return _list_derivatives(inventory, args.key, as_json=args.json)
-    except (ClientError, BotoCoreError) as error:
-        print(f"imgedge ls: {error}", file=sys.stderr)
-        return 1
-
-
-def _list_originals(inventory: Inventory, *, as_json: bool) -> int:
-    rows = [(o, inventory.count_derivatives(o.key)) for o in inventory.originals()]
-    if as_json:
-        listing = [{**_original_json(o), "derivatives": count} for o, count in rows]
-        print(json.dumps(listing, indent=2))
-        return 0
-    table = [
-        (o.key, str(o.bytes), o.last_modified.strftime("%Y-%m-%d %H:%M:%S"), str(count))
-        for o, count in rows
-    ]
-    print(render_table(("key", "bytes", "last modified", "derivatives"), table, right=(1, 3)))
-    return 0
-
-
-def _list_derivatives(inventory: Inventory, key: str, *, as_json: bool) -> int:
-    original = inventory.original(key)
-    derivatives = inventory.derivatives(key)
-    if original is None:
-        print(f"imgedge ls: no original {key!r} in {inventory.originals_bucket}", file=sys.stderr)
-        if not derivatives:
-            return 1
-    original_bytes = original.bytes if original else None
-    if as_json:
-        found = {
-            "original": None if original is None else _original_json(original),
-            "derivatives": [_derivative_json(d, original_bytes) for d in derivatives],
-        }
-        print(json.dumps(found, indent=2))
-        return 0
-    table = [_derivative_row(d, original_bytes) for d in derivatives]
-    print(render_table(("key", "format", "WxH", "bytes", "saving"), table, right=(2, 3, 4)))
-    return 0
-
-
-def _original_json(original: OriginalInfo) -> dict[str, Any]:
-    return {**asdict(original), "last_modified": original.last_modified.isoformat()}
-
-
-def _derivative_json(d: DerivativeInfo, original_bytes: int | None) -> dict[str, Any]:
-    saving = d.saving(original_bytes)
-    return {
-        **asdict(d),
-        "missing": d.missing,
-        "saving_percent": None if saving is None else round(saving, 1),
-    }
-
-
-def _derivative_row(d: DerivativeInfo, original_bytes: int | None) -> tuple[str, ...]:
-    if d.missing:
-        return (d.key, d.format, "", "(missing)", "")
-    size = f"{d.width}x{d.height}" if d.width and d.height else "?"
-    saving = d.saving(original_bytes)
-    return (d.key, d.format, size, str(d.bytes), "" if saving is None else f"{saving:.1f}%")
-
-
-def render_table(
-    header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[int] = ()
-) -> str:
-    """Columns padded to their widest cell; ``right`` names right-aligned columns."""
-    widths = [max(len(str(row[i])) for row in (header, *rows)) for i in range(len(header))]
-
-    def line(cells: Sequence[str]) -> str:
-        padded = (
-            cell.rjust(width) if i in right else cell.ljust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
-        )
-        return "  ".join(padded).rstrip()
-
-    return "\n".join(line(row) for row in (header, *rows))

@@ -23,10 +23,23 @@ if TYPE_CHECKING:
 
 ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")  # botocore's order for S3
 BUCKET_OPTIONS = ("originals_bucket", "derivatives_bucket")
+DEFAULT_ORIGINALS_BUCKET = "originals"
+DEFAULT_DERIVATIVES_BUCKET = "derivatives"
 LOCAL_STACK_EPILOG = (
     "Without --s3-endpoint (or AWS_ENDPOINT_URL_S3), the S3 and buckets of the running "
     "`imgedge serve` found through --data-dir, else AWS."
 )
+
+
+def add_bucket_arguments(parser: argparse.ArgumentParser) -> None:
+    """The S3 options ``ls`` and ``precompute`` share."""
+    parser.add_argument(
+        "--s3-endpoint",
+        metavar="URL",
+        help="an S3-compatible endpoint, e.g. the local stack's (default: AWS)",
+    )
+    parser.add_argument("--originals-bucket", default=DEFAULT_ORIGINALS_BUCKET, metavar="NAME")
+    parser.add_argument("--derivatives-bucket", default=DEFAULT_DERIVATIVES_BUCKET, metavar="NAME")
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:

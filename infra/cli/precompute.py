@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from infra.cli.command import EXIT_FAILURE, CommandError
 from infra.cli.discovery import (
     LOCAL_STACK_EPILOG,
+    add_bucket_arguments,
     add_data_dir,
     defer_bucket_defaults,
     use_local_s3,
@@ -27,8 +28,6 @@ EXIT_USAGE = 2  # as argparse's: an unknown preset or a bad configuration, nothi
 
 
 def register(commands: Commands) -> None:
-    from infra.inventory import add_bucket_arguments
-
     parser = commands.add_parser(
         "precompute",
         help="render every original's presets before viewers ask",

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 import uuid
@@ -64,14 +63,11 @@ def stocked(s3: Any, s3_endpoint: str, tmp_path_factory: pytest.TempPathFactory)
 def ls(
     capsys: pytest.CaptureFixture[str], s3_endpoint: str, buckets: Buckets, *argv: str
 ) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser()
-    inventory.add_arguments(parser)
-    args = parser.parse_args([
-        *argv, "--s3-endpoint", s3_endpoint, "--originals-bucket", buckets.originals,
+    capsys.readouterr()
+    status = main([
+        "ls", *argv, "--s3-endpoint", s3_endpoint, "--originals-bucket", buckets.originals,
         "--derivatives-bucket", buckets.derivatives,
     ])  # fmt: skip
-    capsys.readouterr()
-    status = inventory.run(args)
     captured = capsys.readouterr()
     return status, captured.out, captured.err
 
@@ -166,9 +162,32 @@ def test_a_marker_without_its_object_is_listed_as_missing(
 def test_ls_of_an_unknown_original_says_so(
     capsys: pytest.CaptureFixture[str], s3_endpoint: str, buckets: Buckets
 ) -> None:
-    status, _, err = ls(capsys, s3_endpoint, buckets, "photos/none.jpg")
+    status, out, err = ls(capsys, s3_endpoint, buckets, "photos/none.jpg")
     assert status == 1
     assert "no original 'photos/none.jpg'" in err
+    assert (out, err) == ("", f"imgedge ls: no original 'photos/none.jpg' in {buckets.originals}\n")
+
+
+def test_ls_of_an_original_gone_but_with_derivatives_lists_them_and_says_so(
+    capsys: pytest.CaptureFixture[str], s3: Any, s3_endpoint: str, buckets: Buckets
+) -> None:
+    left = ImageRequest.parse("512x/webp/photos/gone.jpg", Config())
+    s3.put_object(Bucket=buckets.derivatives, Key=index_key(left), Body=b"")
+
+    status, table, err = ls(capsys, s3_endpoint, buckets, "photos/gone.jpg")
+
+    assert status == 0
+    assert err == f"imgedge ls: no original 'photos/gone.jpg' in {buckets.originals}\n"
+    assert table.splitlines()[1].split() == ["512x/webp/photos/gone.jpg", "webp", "(missing)"]
+
+
+def test_ls_of_a_bucket_that_is_not_there_is_one_line_and_status_1(
+    capsys: pytest.CaptureFixture[str], s3_endpoint: str, buckets: Buckets
+) -> None:
+    gone = Buckets(originals=buckets.originals + "-none", derivatives=buckets.derivatives)
+    status, out, err = ls(capsys, s3_endpoint, gone)
+    assert (status, out) == (1, "")
+    assert err.startswith("imgedge ls: An error occurred (NoSuchBucket)") and err.count("\n") == 1
 
 
 # --- dimensions from the first 64 KB -------------------------------------------------------
