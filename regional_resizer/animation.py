@@ -1,6 +1,6 @@
 """Which frames of an animated original an output keeps, and how they are timed.
 
-Policy (the README's "Animation" section says the same):
+Policy (docs/engine.md, "Animation", says the same):
 - Animated GIF, APNG, WebP and AVIF sources keep every frame in ``webp`` output and in
   ``png`` output (as APNG: browsers without APNG show its first frame, which is the
   first frame). ``jpeg`` cannot animate; ``avif`` output is the first frame too, because

@@ -17,11 +17,9 @@ Geometry is planned once, on the oriented source size (``plan``). The order is c
 speed without losing correctness: modes that cannot be resampled (P, 1, 16-bit) are
 converted before the resize, everything per-pixel that can wait (ICC conversion, padding,
 flattening) runs on the small, resized image. Resampling in the source's own encoding and
-then converting to sRGB differs from the reverse order by under one level on average
-(measured on the corpus's Adobe RGB, ProPhoto, P3, XYB and CMYK images; single saturated
-edge pixels differ more; against a convert-first reference, ProPhoto's SSIM is 0.997
-where sharp, which converts first, reaches 0.9995) and is 2-3 times faster on large
-sources that JPEG DCT scaling cannot shrink (AVIF, HEIF, PNG). sRGB profiles, which
+then converting to sRGB differs from the reverse order by under one level on average, and
+is much faster on large sources that JPEG DCT scaling cannot shrink (AVIF, HEIF, PNG);
+docs/engine.md has the measurements. sRGB profiles, which
 phones and cameras embed, are not applied at all.
 
 Multi-page TIFF and MPO give page/frame 0, HEIF its primary image. Every frame counts

@@ -20,26 +20,12 @@ Size = tuple[int, int]
 DCT_SCALES = (Fraction(8), Fraction(4), Fraction(8, 3), Fraction(2))
 """The factors libjpeg can shrink each side by while decoding (``jpeg_scaling``)."""
 DCT_ROOM = {Fraction(8): 1.3, Fraction(4): 1.4, Fraction(8, 3): 1.4, Fraction(2): 1.5}
-"""The least factor a DCT shrink by each scale must leave to the resampling kernel,
-measured against a full-resolution LANCZOS reference (``python -m bench.sweep`` compares
-with sharp on the corpus's photos):
-- 1/2: closer than 1.5x to the output leaves DCT ringing on sharp edges (2.4-3 levels of
-  mean difference on the corpus's orientation charts; sharp stops at the same point).
-- 3/8 (8/3): HAMMING over the last 1.4-1.95x (``resampling``) is as close to the reference
-  as halving and HAMMING over 1.87-2.6x (sharp's 720x588 task: SSIM 0.9917 against 0.9925,
-  sharp 0.9837) in 85% of the time: the kernel's work shrinks by more than libjpeg's
-  slower 3/8 transform adds. Only up to there: see ``DCT_THREE_EIGHTHS_MAX_ROOM``.
-- 1/4: keeps only the lowest frequencies of each block (of 4:2:0 chroma, just the mean),
-  which a kernel must shrink again: from 1.4x, LANCZOS straight to the size comes within
-  0.0002 SSIM of halving, a box ``reduce`` by 2 and LANCZOS (5.7-6.9x on two photos), in
-  less time (sharp decodes at 1/4 there too); at 1.33x it falls behind (the 3840x2160
-  photo at 5.3x: 0.9963 against 0.9966; sharp 0.9964).
-- 1/8: each pixel is already the mean of an 8x8 block, and LANCZOS over the last 1.3-2x
-  matches 1/4 and a box reduce (SSIM 0.9936 against 0.9938 at 10.6x) in less time; sharp
-  goes down to 1.125x."""
+"""The least factor a DCT shrink by each scale must leave to the resampling kernel: closer
+than that, the DCT's ringing (1/2) or its coarse blocks (1/4, 1/8) show, or a finer scale
+plus a kernel does better in the same time. The measurements: docs/engine.md."""
 DCT_THREE_EIGHTHS_MAX_ROOM = 5.2
-"""Past a 5.2x shrink, halving is followed by a box reduce by 2 and LANCZOS (1.3x or more),
-sharper than 3/8 and HAMMING over 1.95x or more (SSIM 0.9966 against 0.9957 at 5.3x)."""
+"""Past a 5.2x shrink, halving, a box reduce by 2 and LANCZOS replace 3/8 and HAMMING: they
+are sharper there (docs/engine.md)."""
 
 
 @dataclass(frozen=True)

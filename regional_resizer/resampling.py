@@ -1,6 +1,6 @@
 """How to shrink: how much the JPEG decoder does (DCT scaling), then which box reduce and
-which kernel finish the job. Measured against a full-resolution LANCZOS reference and
-sharp (``bench.vs_sharp``); the README's "How the engine resamples" sums it up.
+which kernel finish the job. docs/engine.md has the rules in prose and the measurements
+behind each threshold.
 """
 
 from __future__ import annotations
@@ -17,28 +17,21 @@ RESAMPLE = Image.Resampling.LANCZOS
 with ``resampling = "lanczos"``."""
 REDUCING_GAP = 2.0
 """Cheap integer pre-reduction (``Image.reduce``, a box filter) keeps at least this many
-times the output size for LANCZOS to work on, as libvips (sharp) does. On the benchmark's
-2048x1536 RGBA PNG: SSIM 0.99991 against LANCZOS alone (sharp 0.99985) in 75% of the time
-of a gap of 3 (0.99999)."""
+times the output size for LANCZOS to work on, as libvips (sharp) does."""
 UNREDUCED_RESAMPLE = Image.Resampling.BICUBIC
 """The kernel of a "balanced" shrink that neither DCT scaling nor a box reduce shares, one
 under 4x of a full-resolution decode (JPEG: under 3x, outputs over a third of the
-source): 50-75% of LANCZOS's time there (the 4032x3024 phone photo to 1600 wide: 116 ms
-against 228), at SSIM 0.9977-0.9986 against a LANCZOS reference, where sharp's output
-reaches 0.9956-0.9982."""
+source): faster than LANCZOS there at about sharp's fidelity."""
 DRAFTED_REDUCING_GAP = 1.3
 """After a DCT shrink: box-reduce by 2 (3) when that leaves at least 1.3x to the kernel..."""
 MAX_BOX_SHRINK = 8
 """... as long as the DCT scale times the box factor stays within 8: libjpeg's 1/8 is
-already the mean of each 8x8 block, and a box on top of it aliases (SSIM below sharp's at
-24-30x on the benchmark's UltraHDR photo); after 1/8 the kernel, on 1/64 of the source's
-pixels, costs little anyway."""
+already the mean of each 8x8 block, and a box on top of it aliases; after 1/8 the kernel,
+on 1/64 of the source's pixels, costs little anyway."""
 LANCZOS_MAX_STEP = 1.4
 """After a DCT shrink by 2 or 8/3 that no box reduce can follow, a last step longer than
-this is left to HAMMING (2 taps per output pixel at 1x) instead of LANCZOS (6): 40% of
-LANCZOS's time on sharp's 720x588 task, at SSIM 0.9917 (after 3/8) against sharp's 0.9837
-(on the UltraHDR photo at 3.2-4.8x, 0.996 against sharp's 0.997-0.998). After 1/4 or 1/8,
-whose output is coarser, or after a box reduce, it is always LANCZOS."""
+this is left to HAMMING (2 taps per output pixel at 1x) instead of LANCZOS (6). After 1/4
+or 1/8, whose output is coarser, or after a box reduce, it is always LANCZOS."""
 
 
 def shrink_on_load(source: codecs.Source, request: ImageRequest) -> float:

@@ -90,7 +90,7 @@ class Config:
     # "balanced": HAMMING over a long last step after halving or 3/8 JPEG DCT scaling (3-5x
     # shrinks), BICUBIC for a shrink under 4x that no box reduce shares, 25-50% less resize
     # time there; "lanczos": LANCZOS everywhere, as libvips, sharper on detailed photos
-    # (README, "How the engine resamples").
+    # (docs/engine.md, "How the engine resamples").
     resampling: str = "balanced"
 
     # Share of requests the edge starts an X-Ray trace for (a viewer's sampled

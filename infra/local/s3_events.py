@@ -8,7 +8,7 @@
 - ``BucketWatcher`` (any other ``--s3-endpoint``, which may have no SQS): polls listings
   and writes the event documents S3 would (ObjectCreated:Put, ObjectRemoved:Delete, 2.1):
   a new or changed ETag is a creation, a vanished key a removal. An object created and
-  deleted between two polls (0.5 s) goes unseen: a limit of polling, said in the README.
+  deleted between two polls (0.5 s) goes unseen: a limit of polling, said in docs/derivatives.md.
 """
 
 from __future__ import annotations
