@@ -17,14 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.cli.command import CommandError
+from infra.local.credentials import DERIVATIVES_BUCKET, ORIGINALS_BUCKET
 
 if TYPE_CHECKING:
     from infra.local.state import StackState
 
 ENDPOINT_ENV = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")  # botocore's order for S3
 BUCKET_OPTIONS = ("originals_bucket", "derivatives_bucket")
-DEFAULT_ORIGINALS_BUCKET = "originals"
-DEFAULT_DERIVATIVES_BUCKET = "derivatives"
 LOCAL_STACK_EPILOG = (
     "Without --s3-endpoint (or AWS_ENDPOINT_URL_S3), the S3 and buckets of the running "
     "`imgedge serve` found through --data-dir, else AWS."
@@ -38,8 +37,8 @@ def add_bucket_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="an S3-compatible endpoint, e.g. the local stack's (default: AWS)",
     )
-    parser.add_argument("--originals-bucket", default=DEFAULT_ORIGINALS_BUCKET, metavar="NAME")
-    parser.add_argument("--derivatives-bucket", default=DEFAULT_DERIVATIVES_BUCKET, metavar="NAME")
+    parser.add_argument("--originals-bucket", default=ORIGINALS_BUCKET, metavar="NAME")
+    parser.add_argument("--derivatives-bucket", default=DERIVATIVES_BUCKET, metavar="NAME")
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:

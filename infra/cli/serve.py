@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.cli.command import CommandError
+from infra.local.credentials import DATA_DIR, DERIVATIVES_BUCKET, ORIGINALS_BUCKET
 
 if TYPE_CHECKING:
     from infra.cli.command import Commands
@@ -42,12 +43,12 @@ def register(commands: Commands) -> None:
     serve.add_argument(
         "--s3-endpoint", metavar="URL", help="use this S3 endpoint instead of an embedded one"
     )
-    serve.add_argument("--originals-bucket", default="originals", metavar="NAME")
-    serve.add_argument("--derivatives-bucket", default="derivatives", metavar="NAME")
+    serve.add_argument("--originals-bucket", default=ORIGINALS_BUCKET, metavar="NAME")
+    serve.add_argument("--derivatives-bucket", default=DERIVATIVES_BUCKET, metavar="NAME")
     serve.add_argument(
         "--data-dir",
         type=Path,
-        default=Path(".imgedge"),
+        default=DATA_DIR,
         metavar="DIR",
         help="where logs go (created if missing)",
     )

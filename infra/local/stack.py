@@ -46,7 +46,15 @@ from infra.functions import PURGE, RESIZER
 from infra.local.async_invoke import AsyncInvoker
 from infra.local.cloudfront import CloudFrontServer
 from infra.local.cloudfront_api import CloudFrontApiServer
-from infra.local.credentials import ACCESS_KEY_ID, REGION, SECRET_ACCESS_KEY, client_settings
+from infra.local.credentials import (
+    ACCESS_KEY_ID,
+    DATA_DIR,
+    DERIVATIVES_BUCKET,
+    ORIGINALS_BUCKET,
+    REGION,
+    SECRET_ACCESS_KEY,
+    client_settings,
+)
 from infra.local.events import DISTRIBUTION_ID
 from infra.local.function_url import FunctionUrlServer
 from infra.local.lambda_runtime import FunctionSpec, WorkerPool, extract_package
@@ -79,9 +87,9 @@ class StackOptions:
     port: int = 8080
     s3_port: int = 9000
     s3_endpoint: str | None = None
-    originals_bucket: str = "originals"
-    derivatives_bucket: str = "derivatives"
-    data_dir: Path = Path(".imgedge")
+    originals_bucket: str = ORIGINALS_BUCKET
+    derivatives_bucket: str = DERIVATIVES_BUCKET
+    data_dir: Path = DATA_DIR
     samples: bool = True
     config_path: Path | None = None
     xray_daemon: str | None = None  # HOST:PORT of an external daemon; None: embed one

@@ -22,8 +22,10 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
+from infra.local.credentials import DATA_DIR
+
 STATE_FILE = "stack.json"
-DEFAULT_DATA_DIR = Path(".imgedge")
+DEFAULT_DATA_DIR = DATA_DIR
 
 
 @dataclass(frozen=True)
