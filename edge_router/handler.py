@@ -86,7 +86,12 @@ def generated_response(error: ImgedgeError, config: Config) -> Event:
             "cache-control": [
                 {"key": "Cache-Control", "value": f"public, max-age={config.error_max_age}"}
             ],
+            # Its own, not the response headers policy's: no AWS page says the policy
+            # applies to a response a viewer-request function generates.
             "x-content-type-options": [{"key": "X-Content-Type-Options", "value": "nosniff"}],
+            "content-security-policy": [
+                {"key": "Content-Security-Policy", "value": "default-src 'none'"}
+            ],
         },
         "body": message + "\n",
     }

@@ -89,6 +89,10 @@ class Distribution:
     )
     hsts_max_age_s: int = 730 * DAY_S  # sent over HTTPS only, so not by the local emulator
     hsts_include_subdomains: bool = True
+    # Added where the origin sent none (not overriding). f=auto answers one URL with AVIF
+    # or WebP by the viewer's Accept: a shared cache between CloudFront and the browser
+    # must key on Accept too. CloudFront's own cache is unaffected: the key is the URI.
+    custom_headers: tuple[tuple[str, str], ...] = (("Vary", "Accept"),)
     origin_read_timeout_s: int = 30  # CloudFront's default origin response timeout
     origin_connect_timeout_s: int = 10
 

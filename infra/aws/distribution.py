@@ -145,6 +145,12 @@ class Delivery(Construct):
             "ResponseHeadersPolicy",
             comment="imgedge: originals may be anything (SVG too): nothing here may run",
             security_headers_behavior=_security_headers(spec),
+            custom_headers_behavior=cloudfront.ResponseCustomHeadersBehavior(
+                custom_headers=[
+                    cloudfront.ResponseCustomHeader(header=name, value=value, override=False)
+                    for name, value in spec.custom_headers
+                ]
+            ),
         )
         origin_group = origins.OriginGroup(
             primary_origin=origins.S3BucketOrigin.with_origin_access_control(

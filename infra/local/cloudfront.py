@@ -60,6 +60,7 @@ Event = dict[str, Any]
 EdgeFunction = Callable[[Event], Invocation]
 """Invokes the viewer-request function (in a worker: ``lambda_runtime.WorkerPool.invoke``)."""
 
+GENERATED = "LambdaGeneratedResponse from cloudfront"  # X-Cache of a function's own response
 POP = "LCL50-C1"  # an edge location id, shaped like CloudFront's ("FRA56-P1")
 MAX_URL_BYTES = 8192  # CloudFront "Quotas": maximum length of a URL (scheme and host counted)
 
@@ -304,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
             response.close()
 
     def _send_generated(self, response: GeneratedResponse) -> None:
-        self._x_cache = "LambdaGeneratedResponse from cloudfront"
+        self._x_cache = GENERATED
         reason = response.reason or reason_phrase(response.status)
         body = response.body
         self._send(response.status, reason, response.headers, iter([body]), len(body))
@@ -334,7 +335,11 @@ class _Handler(BaseHTTPRequestHandler):
         if status == 200 and not_modified(self._request_headers, lower):
             status, reason = 304, "Not Modified"
         with_body = self.command != "HEAD" and status != 304
-        overridden = {name.lower() for name, _ in self.server.spec.security_headers}
+        overridden = (
+            {name.lower() for name, _ in self.server.spec.security_headers}
+            if self._x_cache != GENERATED
+            else set()
+        )
         self.send_response_only(status, reason)
         self.send_header("Date", self.date_time_string())
         for name, value in headers:
@@ -346,8 +351,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if status != 304:
             self.send_header("Content-Length", str(length or 0))
-        for name, value in self.server.spec.security_headers:
-            self.send_header(name, value)
+        if self._x_cache != GENERATED:  # no AWS page says the policy applies to those
+            for name, value in self.server.spec.security_headers:
+                self.send_header(name, value)
+            for name, value in self.server.spec.custom_headers:
+                if name.lower() not in lower:  # custom headers do not override the origin's
+                    self.send_header(name, value)
         self.send_header("X-Cache", self._x_cache)
         self.send_header("Via", self._via)
         self.send_header("X-Amz-Cf-Pop", POP)

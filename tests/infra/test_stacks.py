@@ -413,6 +413,11 @@ def test_security_headers_are_the_descriptions_plus_hsts(
     assert all(
         header["Override"] is True for name, header in security.items() if name != "XSSProtection"
     )
+    custom = policy["Properties"]["ResponseHeadersPolicyConfig"]["CustomHeadersConfig"]["Items"]
+    assert [(h["Header"], h["Value"], h["Override"]) for h in custom] == [
+        (name, value, False) for name, value in spec.custom_headers
+    ]
+    assert ("Vary", "Accept") in spec.custom_headers  # f=auto: one URL, several formats
     hsts = security["StrictTransportSecurity"]
     assert hsts["AccessControlMaxAgeSec"] == spec.hsts_max_age_s >= 31536000
     assert hsts["IncludeSubdomains"] is spec.hsts_include_subdomains is True

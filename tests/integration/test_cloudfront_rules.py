@@ -210,6 +210,22 @@ def test_a_range_is_a_206_from_the_cache(cloudfront: Distribution) -> None:
     assert (past.status, past.headers["Content-Range"]) == (416, f"bytes */{len(BODY)}")
 
 
+def test_responses_vary_on_accept_for_caches_between_cloudfront_and_the_viewer(
+    cloudfront: Distribution,
+) -> None:
+    for path in ("/pass/image/vary.webp", "/pass/status/404"):
+        assert cloudfront.get(path).headers.get_all("Vary") == ["Accept"], path
+
+
+def test_a_generated_response_gets_no_policy_headers(cloudfront: Distribution) -> None:
+    """No AWS page says the response headers policy applies to a response a
+    viewer-request function generates: the emulator adds nothing to one."""
+    reply = cloudfront.get("/small-response/a.jpg")
+    assert reply.status == 418
+    for name in ("Vary", "X-Content-Type-Options", "Content-Security-Policy"):
+        assert name not in reply.headers
+
+
 def test_conditional_requests_are_304s(cloudfront: Distribution) -> None:
     path = "/pass/image/conditional.webp"
     assert cloudfront.get(path).status == 200
