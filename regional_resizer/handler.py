@@ -4,7 +4,16 @@ CloudFront's origin group sends a request here only when the derivatives bucket 
 object for the key. This is a thin shell over the resizer's core
 (``regional_resizer.derivative``): the key is parsed again from the path (the URI is never
 trusted), the core makes and stores the derivative, and the answer is an image, a redirect
-to the stored object (too large to return inline), or an error (``responses``).
+(too large to return inline), or an error (``responses``).
+
+A redirect leads to a URL the edge routes to the stored derivative (``stored_location``):
+the canonical URI where the edge accepts it unsigned, else (a size only a signature
+unlocks) a viewer URL signed again with the configuration's signing key. It is never
+cached, so the viewer's next request misses and S3 answers it.
+
+A HEAD answer has no body, and no AWS page says whether CloudFront's cached answer to a HEAD
+can serve a later GET: every HEAD answer is ``no-store`` (the derivative is stored all the
+same, and the next GET finds it in S3).
 
 Every request has a deadline below the function's timeout (``Deadline``): the remaining
 time Lambda's context reports, less ``DEADLINE_MARGIN_S``. Once it has passed, the request
@@ -23,13 +32,13 @@ import logging
 import time
 from functools import cache
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 from regional_resizer import responses, tracing
 from regional_resizer.derivative import Deadline, make_derivative
 from regional_resizer.storage import Storage
 from shared.config import Config, load_config
-from shared.contract import ImageRequest
+from shared.contract import DEFAULT_FIT, ImageRequest, uri_of
 from shared.errors import (
     DeadlineExceeded,
     ImgedgeError,
@@ -37,6 +46,7 @@ from shared.errors import (
     InvalidRequest,
     MethodNotAllowed,
 )
+from shared.signing import SIGNATURE_PARAM, signature
 
 log = logging.getLogger("imgedge.resizer")
 log.setLevel(logging.INFO)
@@ -68,6 +78,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except Exception:
         log.exception("unexpected failure for %s", key)
         response = responses.error(InternalError(), config())
+    if _method(event) == "HEAD":
+        response = responses.without_body(response)
     response["headers"]["server-timing"] = trace.server_timing()
     trace.finish(response["statusCode"])
     log.info(
@@ -89,7 +101,7 @@ def serve(
     trace: tracing.Invocation,
     deadline: Deadline,
 ) -> dict[str, Any]:
-    method = event["requestContext"]["http"]["method"]
+    method = _method(event)
     if method not in ("GET", "HEAD"):
         raise MethodNotAllowed()
     head = method == "HEAD"
@@ -97,11 +109,44 @@ def serve(
     # them otherwise, and only CloudFront can call this function (OAC, AWS_IAM auth).
     request = ImageRequest.parse(_key_of(event["rawPath"]), config, any_size=True)
     made = make_derivative(request, config, storage, deadline, trace)
+    if len(made.body) > responses.MAX_INLINE_BYTES:
+        # Kept: S3 answers the viewer's next request. Taken back (its original changed
+        # meanwhile): the next request renders the new original.
+        return responses.redirect_to_stored(stored_location(request, config))
     if not made.kept:  # its original changed meanwhile: answer, but without caching
         return responses.image(made.body, made.content_type, config, head=head, cacheable=False)
-    if len(made.body) > responses.MAX_INLINE_BYTES:
-        return responses.redirect_to_stored(request.uri)
     return responses.image(made.body, made.content_type, config, head=head)
+
+
+def stored_location(request: ImageRequest, config: Config) -> str:
+    """A URL the edge routes to ``request``'s stored derivative. The canonical URI if the
+    edge takes it unsigned (it keeps a canonical key as it is); a size off the allow-list
+    only a signature unlocks, so then the viewer URL that names the same key, signed with
+    the last key id ``signing_keys`` lists. Without any key, the canonical URI all the
+    same (only a caller with the function's IAM access gets here unsigned)."""
+    try:
+        if ImageRequest.parse(request.key, config) == request:
+            return request.uri
+    except InvalidRequest:
+        pass
+    if not config.signing_keys:
+        log.warning("no signing key to redirect %s to a signed URL", request.key)
+        return request.uri
+    params: list[tuple[str, str]] = []
+    if request.width is not None or request.height is not None:
+        params.append(("s", f"{request.width or ''}x{request.height or ''}"))
+    params.append(("f", str(request.format)))
+    if request.fit != DEFAULT_FIT:
+        params.append(("fit", request.fit))
+    if request.quality is not None:
+        params.append(("q", str(request.quality)))
+    key_id, secret = list(config.signing_keys.items())[-1]
+    params.append((SIGNATURE_PARAM, signature(request.key, key_id, secret)))
+    return uri_of(request.source) + "?" + urlencode(params)
+
+
+def _method(event: dict[str, Any]) -> str:
+    return str(event.get("requestContext", {}).get("http", {}).get("method", ""))
 
 
 def _key_of(raw_path: str) -> str:

@@ -12,7 +12,7 @@ from shared.errors import ImgedgeError
 Response = dict[str, Any]
 
 # A buffered function URL response is at most 6 MB, and base64 costs a third: larger
-# outputs are stored and answered with a redirect to the same URL, which S3 then serves.
+# outputs are stored and answered with a redirect the edge routes to S3 (handler.py).
 MAX_INLINE_BYTES = 4_400_000
 NO_STORE = "no-store"
 # Originals may be anything (SVG with script included): never let a browser run them.
@@ -42,15 +42,23 @@ def image(
     }
 
 
-def redirect_to_stored(uri: str) -> Response:
-    """The output is stored but too large to return inline: send the viewer back for it.
-    Not cacheable, so the next request reaches the origin group and S3 answers it."""
+def redirect_to_stored(location: str) -> Response:
+    """The output is too large to return inline: send the viewer to ``location``, a URL the
+    edge routes to the stored derivative. Not cacheable, so the next request reaches the
+    origin group and S3 answers it."""
     return {
         "statusCode": 302,
-        "headers": {"location": uri, "cache-control": NO_STORE, **SAFE_HEADERS},
+        "headers": {"location": location, "cache-control": NO_STORE, **SAFE_HEADERS},
         "body": "",
         "isBase64Encoded": False,
     }
+
+
+def without_body(response: Response) -> Response:
+    """The answer to a HEAD: no body, and never cacheable. A cached body-less answer might
+    otherwise serve a later GET (no AWS page says CloudFront never does so)."""
+    headers = {**response["headers"], "cache-control": NO_STORE}
+    return {**response, "headers": headers, "body": "", "isBase64Encoded": False}
 
 
 def error(err: ImgedgeError, config: Config) -> Response:
