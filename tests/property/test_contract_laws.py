@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from urllib.parse import quote, unquote
 
-from hypothesis import given
+import pytest
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from edge_router.normalize import normalize
-from shared.config import MAX_DIMENSION, OUTPUT_FORMATS, Config
-from shared.contract import FITS, ImageRequest
+from shared.config import DEFAULT_QUALITIES, MAX_DIMENSION, OUTPUT_FORMATS, Config
+from shared.contract import FITS, ImageRequest, snap_quality, uri_of
 from shared.errors import InvalidRequest
 
 CONFIG = Config()
@@ -103,3 +105,46 @@ def test_spelling_never_makes_a_second_key(
     assert normalize("/p/photo.jpg", spelled, None, CONFIG) == normalize(
         "/p/photo.jpg", plain, None, CONFIG
     )
+
+
+# Quality snaps to the nearest allowed value, a tie to the higher one; the examples are the
+# default list's ties, which a seed alone may never draw.
+@st.composite
+def quality_lists(draw: st.DrawFn) -> tuple[int, ...]:
+    return tuple(sorted(draw(st.sets(st.integers(1, 100), min_size=1, max_size=8))))
+
+
+@given(quality_lists(), st.integers(1, 100))
+@example(DEFAULT_QUALITIES, 15)
+@example(DEFAULT_QUALITIES, 25)
+@example(DEFAULT_QUALITIES, 35)
+@example(DEFAULT_QUALITIES, 45)
+@example(DEFAULT_QUALITIES, 55)
+@example(DEFAULT_QUALITIES, 65)
+@example(DEFAULT_QUALITIES, 100)
+@example((20, 40), 30)
+def test_quality_snaps_to_the_nearest_a_tie_up(qualities: tuple[int, ...], value: int) -> None:
+    default = {fmt: qualities[0] for fmt in ("jpeg", "webp", "avif")}
+    config = Config(qualities=qualities, default_quality=default)
+    snapped = snap_quality(value, config)
+    assert snapped in qualities
+    for other in qualities:
+        assert abs(other - value) > abs(snapped - value) or (
+            abs(other - value) == abs(snapped - value) and other <= snapped
+        )
+
+
+# A key spells its numbers without leading zeros: with one, it is no derivative's key (the
+# edge then takes the path for an original's).
+@given(canonical_requests())
+@example(ImageRequest("a.jpg", "webp", 256, 256, "cover", 60))
+@example(ImageRequest("a.jpg", "jpeg", None, 256, "cover", 100))
+@example(ImageRequest("a.jpg", "avif", 256, None, "cover", 10))
+def test_a_leading_zero_makes_no_derivative(request: ImageRequest) -> None:
+    head, _, rest = request.key.partition("/")
+    for number in re.finditer(r"[0-9]+", "" if request.is_original else head):
+        key = f"{head[: number.start()]}0{head[number.start() :]}/{rest}"
+        for any_size in (False, True):
+            with pytest.raises(InvalidRequest):
+                ImageRequest.parse(key, CONFIG, any_size=any_size)
+        assert normalize(uri_of(key), "", None, CONFIG).key == "original/" + key
