@@ -68,3 +68,42 @@ def test_any_signature_text_is_a_403_or_a_400(value: str) -> None:
     except (SignatureInvalid, InvalidRequest):
         return
     raise AssertionError("an arbitrary signature verified")
+
+
+# Key ids: whatever the configuration allows (1 to 32 of a-z, 0-9, '_' and '-') signs.
+KEY_IDS = ["a" * 32, "z", "0", "9", "_", "-", "a", "k-1_z9", "0123456789abcdefghijklmnopqrstuv"]
+
+
+@pytest.mark.parametrize("key_id", KEY_IDS)
+def test_every_key_id_the_configuration_allows_signs(key_id: str) -> None:
+    secret = "a-secret-of-16-chars-at-least"
+    config = Config(signing_keys={key_id: secret})
+    key = "300x200/webp/a.jpg"
+    query = f"s=300x200&f=webp&sig={signature(key, key_id, secret)}"
+    assert normalize("/a.jpg", query, None, config).key == key
+
+
+@pytest.mark.parametrize("size", ["1x8192", "8192x1", "1x", "x8192", "8192x8192", "1x1"])
+def test_signed_sizes_reach_both_hard_limits(size: str) -> None:
+    key = f"{size}/png/a.jpg"
+    request = normalize("/a.jpg", signed_query(f"s={size}&f=png", key), None, CONFIG)
+    assert request.key == key
+    assert ImageRequest.parse(key, CONFIG, any_size=True) == request
+
+
+@pytest.mark.parametrize("size", ["8193x1", "1x8193", "x8193", "0x1", "1x0"])
+def test_signed_sizes_beyond_them_are_refused(size: str) -> None:
+    query = signed_query(f"s={size}&f=png", f"{size}/png/a.jpg")
+    with pytest.raises(InvalidRequest):
+        normalize("/a.jpg", query, None, CONFIG)
+
+
+def test_a_mac_of_any_hex_digits_verifies() -> None:
+    # MACs with each of 0-9 and a-f between them: no hex digit is left out of the grammar
+    keys = ["1x8192/png/a.jpg", "x8192/png/a.jpg", "8192x1/png/a.jpg", "300x200/webp/a.jpg"]
+    secret = dict(CONFIG.signing_keys)["k1"]
+    digits = "".join(signature(key, "k1", secret).split(".")[1] for key in keys)
+    assert set(digits) == set("0123456789abcdef")
+    for key in keys:
+        size, fmt = key.split("/")[:2]
+        assert normalize("/a.jpg", signed_query(f"s={size}&f={fmt}", key), None, CONFIG).key == key
