@@ -76,3 +76,10 @@ def test_edge_samples_new_traces_at_the_configured_rate() -> None:
     assert start_trace(None, 0.05, now=now, chance=lambda: 0.04)[0].sampled is True
     assert start_trace(None, 0.05, now=now, chance=lambda: 0.06)[0].sampled is False
     assert start_trace("garbage", 1.0, now=now)[0].root != ROOT
+
+
+def test_a_new_trace_is_sampled_only_below_the_rate() -> None:
+    now = time.time()
+    assert start_trace(None, 0.05, now=now, chance=lambda: 0.05)[0].sampled is False
+    assert start_trace(None, 0.0, now=now, chance=lambda: 0.0)[0].sampled is False
+    assert start_trace(None, 1.0, now=now, chance=lambda: 0.999)[0].sampled is True
