@@ -24,8 +24,9 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,63 @@ from infra.functions import RESIZER
 
 EDGE_REGION = "us-east-1"  # Lambda@Edge functions live here, whatever the home region
 ARCHITECTURES = ("x86_64", "arm64")
-PYTHON_VERSIONS = ("3.11", "3.12", "3.13")  # Lambda (and Lambda@Edge) Python runtimes
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
-# CloudFront's origin response (read) timeout under the default quota: 1..120 s.
+# CloudFront's origin response (read) timeout: 1..60 s under the default quota ("Response
+# timeout per origin", CloudFront's Quotas page); up to 120 s once AWS has raised that
+# quota for the account, which only ``origin_read_timeout_quota_raised`` says.
+DEFAULT_QUOTA_ORIGIN_READ_TIMEOUT_S = 60
 MAX_ORIGIN_READ_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class RuntimeDates:
+    """A Lambda Python runtime's lifecycle, as Lambda's runtime table lists it."""
+
+    deprecation: date
+    create_blocked: date
+    """From this day Lambda refuses to create a function with the runtime."""
+    update_blocked: date
+    os: str
+
+
+LAMBDA_RUNTIMES_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html"
+PYTHON_RUNTIMES = {
+    "3.11": RuntimeDates(date(2026, 6, 30), date(2026, 7, 31), date(2026, 8, 31), "Amazon Linux 2"),
+    "3.12": RuntimeDates(
+        date(2028, 10, 31), date(2028, 11, 30), date(2029, 1, 10), "Amazon Linux 2023"
+    ),
+    "3.13": RuntimeDates(
+        date(2029, 6, 30), date(2029, 7, 31), date(2029, 8, 31), "Amazon Linux 2023"
+    ),
+}
+"""Lambda's (and Lambda@Edge's) Python runtimes with their dates, from the "Supported
+runtimes" table of ``LAMBDA_RUNTIMES_PAGE``: update it when that table changes."""
+PYTHON_VERSIONS = tuple(PYTHON_RUNTIMES)
+
+
+def utc_today() -> date:
+    return datetime.now(UTC).date()
+
+
+today: Callable[[], date] = utc_today
+"""What the settings take to be today (tests replace it)."""
+
+
+def runtime_problem(python: str, on: date) -> str | None:
+    """Why Lambda would refuse to create a function with Python ``python`` on day ``on``."""
+    dates = PYTHON_RUNTIMES.get(python)
+    if dates is None:
+        return f"python: one of {list(PYTHON_VERSIONS)}"
+    if on < dates.create_blocked:
+        return None
+    usable = [v for v, d in PYTHON_RUNTIMES.items() if on < d.create_blocked]
+    return (
+        f"python: Lambda refuses to create python{python} functions from "
+        f"{dates.create_blocked.isoformat()} ({dates.os}; {LAMBDA_RUNTIMES_PAGE}); "
+        f"choose one of {usable}"
+    )
+
+
 # A distributed map runs at most 10,000 child workflows at once.
 MAX_MAP_CONCURRENCY = 10_000
 # Originals per precompute batch: each batch's keys travel in its input (at most 256 KiB).
@@ -85,7 +139,10 @@ class DeploySettings:
     resizer_timeout_s: int = RESIZER.timeout_s
     # 0: no reserved concurrency (the account's pool); otherwise a hard cap on resizers.
     resizer_reserved_concurrency: int = 0
+    # 1..60 s. Up to 120 s only with origin_read_timeout_quota_raised = true, once AWS has
+    # raised CloudFront's "Response timeout per origin" quota for the account.
     origin_read_timeout_s: int = Distribution.origin_read_timeout_s
+    origin_read_timeout_quota_raised: bool = False
     log_retention_days: int = 30
 
     # Empty: CloudFormation generates unique names.
@@ -109,7 +166,7 @@ class DeploySettings:
     precompute_tolerated_failure_percentage: int = 5
 
     def __post_init__(self) -> None:
-        problems = _problems(self)
+        problems = _problems(self, today())
         if problems:
             raise SettingsError(problems)
 
@@ -143,7 +200,9 @@ class DeploySettings:
         return cls(**data)
 
 
-def _problems(settings: DeploySettings) -> list[str]:
+def _problems(settings: DeploySettings, on: date | None = None) -> list[str]:
+    """Every problem of ``settings``, with ``on`` as today (``today()`` without it)."""
+    on = on or today()
     problems: list[str] = []
 
     def is_int(value: object) -> bool:
@@ -151,6 +210,10 @@ def _problems(settings: DeploySettings) -> list[str]:
 
     for f in fields(settings):
         value = getattr(settings, f.name)
+        if f.type == "bool":
+            if not isinstance(value, bool):
+                problems.append(f"{f.name}: must be true or false")
+            continue
         expected = int if f.type == "int" else str
         if (expected is int and not is_int(value)) or (
             expected is str and not isinstance(value, str)
@@ -175,7 +238,8 @@ def _problems(settings: DeploySettings) -> list[str]:
         not settings.account or bool(_ACCOUNT.fullmatch(settings.account)),
         "account: twelve digits",
     )
-    check(settings.python in PYTHON_VERSIONS, f"python: one of {list(PYTHON_VERSIONS)}")
+    runtime = runtime_problem(settings.python, on)
+    check(runtime is None, runtime or "")
     check(
         settings.resizer_architecture in ARCHITECTURES,
         f"resizer_architecture: one of {list(ARCHITECTURES)}",
@@ -184,10 +248,19 @@ def _problems(settings: DeploySettings) -> list[str]:
         128 <= settings.resizer_memory_mb <= 10240,
         "resizer_memory_mb: must lie in 128..10240",
     )
-    check(
-        1 <= settings.origin_read_timeout_s <= MAX_ORIGIN_READ_TIMEOUT_S,
-        f"origin_read_timeout_s: must lie in 1..{MAX_ORIGIN_READ_TIMEOUT_S}",
-    )
+    if settings.origin_read_timeout_quota_raised:
+        check(
+            1 <= settings.origin_read_timeout_s <= MAX_ORIGIN_READ_TIMEOUT_S,
+            f"origin_read_timeout_s: must lie in 1..{MAX_ORIGIN_READ_TIMEOUT_S}",
+        )
+    else:
+        check(
+            1 <= settings.origin_read_timeout_s <= DEFAULT_QUOTA_ORIGIN_READ_TIMEOUT_S,
+            f"origin_read_timeout_s: must lie in 1..{DEFAULT_QUOTA_ORIGIN_READ_TIMEOUT_S}; "
+            f"up to {MAX_ORIGIN_READ_TIMEOUT_S} only once AWS has raised CloudFront's "
+            '"Response timeout per origin" quota for the account, then say so with '
+            "origin_read_timeout_quota_raised = true",
+        )
     check(
         1 <= settings.resizer_timeout_s < settings.origin_read_timeout_s,
         "resizer_timeout_s: must be at least 1 and below origin_read_timeout_s "
