@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install browser loadtools serve check test lint clean
+.PHONY: install browser loadtools serve check test lint mutate clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ check: lint
 
 test: lint browser loadtools
 	$(BIN)/python -m pytest
+
+# Mutation testing of the core modules against the fast tests (docs/mutation.md). Not part
+# of `make test`: run it when the contract changes. MUTATE_ARGS passes options (`--help`).
+mutate: install
+	$(BIN)/python -m tools.mutation $(MUTATE_ARGS)
 
 clean:
 	rm -rf $(VENV) .imgedge .mypy_cache .ruff_cache .pytest_cache .hypothesis

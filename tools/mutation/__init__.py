@@ -1,0 +1,1 @@
+"""Mutation testing of imgedge's core modules (``make mutate``; docs/mutation.md)."""
