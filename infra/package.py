@@ -58,7 +58,8 @@ MAX_RESIZER_UNZIPPED_BYTES = 250 * 1024 * 1024  # Lambda, code and layers unzipp
 
 DISTRIBUTION = "imgedge"
 BUNDLED_EXTRAS = ("heic",)  # optional features the resizer zip includes
-# boto3 and everything it needs: the Lambda Python runtime has them, so the zip does not.
+# boto3 and everything it needs: the Lambda Python runtime has them, so the zip does not
+# (the resizer checks at init that their botocore can write conditionally: storage.py).
 RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
 )

@@ -22,13 +22,16 @@ Lambda's own timeout would instead end the process (the function URL answers 502
 next request pays a cold start).
 
 Environment: ORIGINALS_BUCKET, DERIVATIVES_BUCKET, optionally IMGEDGE_CONFIG (a config
-file) and AWS_ENDPOINT_URL_S3 (another S3 endpoint, as the local stack uses).
+file) and AWS_ENDPOINT_URL_S3 (another S3 endpoint, as the local stack uses). Where they are
+set (a deployed function), the S3 client is made at init, and an SDK that cannot write
+conditionally fails the init with ``storage.SdkTooOld`` rather than every request.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from functools import cache
 from typing import Any
@@ -62,6 +65,10 @@ def config() -> Config:
 @cache
 def storage() -> Storage:
     return Storage.from_environment()
+
+
+if os.environ.get("ORIGINALS_BUCKET") and os.environ.get("DERIVATIVES_BUCKET"):
+    storage()  # at init: the client is needed anyway, and it checks the SDK
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

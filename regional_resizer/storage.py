@@ -3,6 +3,13 @@ S3's answers mean "no such object", reads originals, and writes and deletes deri
 
 There is deliberately no method that writes to the originals bucket. botocore errors are
 translated here, once: a missing original is SourceNotFound, anything else UpstreamError.
+
+Derivatives are written with ``PutObject(IfNoneMatch="*")``, which botocore knows only since
+S3's conditional writes (August 2024). The zip relies on the runtime's boto3 rather than
+bundling one (docs/deploying.md says why), so every client is checked when it is made
+(``require_conditional_writes``, from the service model it loaded anyway): an SDK too old
+fails then, with a message, instead of on the first store. The resizer makes its client at
+init, so such a deployment fails before any request.
 The derivatives bucket's layout (derivatives plus a per-original marker index) is
 ``shared.layout``'s. The command line and the local stack make their clients here too.
 """
@@ -15,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -38,12 +46,33 @@ DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 _ALREADY_WRITTEN = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
 
 
+class SdkTooOld(RuntimeError):
+    """The botocore at hand cannot send a conditional PutObject."""
+
+
+def require_conditional_writes(client: Any) -> None:
+    """Raise SdkTooOld unless ``client``'s S3 service model has ``IfNoneMatch`` on PutObject
+    (without it, botocore refuses the parameter, and every store would fail)."""
+    operation = client.meta.service_model.operation_model("PutObject")
+    if "IfNoneMatch" not in operation.input_shape.members:
+        raise SdkTooOld(
+            f"botocore {botocore.__version__} has no IfNoneMatch on S3 PutObject, which "
+            "imgedge needs to store a derivative once (S3 conditional writes, botocore 1.35 "
+            "and later). Deploy on a Lambda Python runtime whose SDK has it (python3.12 or "
+            "later: the runtime table lists each runtime's SDK version), or run with a newer "
+            "boto3 and botocore."
+        )
+
+
 def s3_client(endpoint_url: str | None = None, **settings: str) -> Any:
-    """An S3 client with imgedge's retries and timeouts. Without ``endpoint_url``, boto3's
-    own configuration applies (AWS_ENDPOINT_URL_S3 names another endpoint, as the local
-    stack's functions have it); ``settings`` are boto3's client arguments (``region_name``,
+    """An S3 client with imgedge's retries and timeouts, able to write conditionally
+    (``require_conditional_writes``). Without ``endpoint_url``, boto3's own configuration
+    applies (AWS_ENDPOINT_URL_S3 names another endpoint, as the local stack's functions
+    have it); ``settings`` are boto3's client arguments (``region_name``,
     ``aws_access_key_id``, ``aws_secret_access_key``)."""
-    return boto3.client("s3", endpoint_url=endpoint_url, config=S3_CLIENT_CONFIG, **settings)
+    client = boto3.client("s3", endpoint_url=endpoint_url, config=S3_CLIENT_CONFIG, **settings)
+    require_conditional_writes(client)
+    return client
 
 
 def error_code(error: ClientError) -> str:
