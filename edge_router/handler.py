@@ -2,8 +2,10 @@
 
 An I/O shell over ``normalize``: it reads ``Records[0].cf.request``, rewrites ``uri`` to the
 canonical key and clears ``querystring`` (so the cache key is the URI alone), or answers a
-generated 400 with a short Cache-Control. A forwarded request also carries the trace
-headers (``X-Amzn-Trace-Id`` and the edge's own timing, see ``shared.trace_context``).
+generated 400 with a short Cache-Control. A forwarded request also carries imgedge's trace
+headers (``X-Imgedge-Trace`` and the edge's own timing, see ``shared.trace_context``); a
+viewer's ``X-Amzn-Trace-Id`` is read only when the configuration trusts it
+(``trust_viewer_trace``).
 Lambda@Edge allows no environment variables: the configuration is the file baked into the
 zip, read once per container.
 """
@@ -18,7 +20,7 @@ from edge_router.normalize import normalize
 from edge_router.trace import start_trace
 from shared.config import Config, load_config
 from shared.errors import ImgedgeError
-from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER, EdgeTiming
+from shared.trace_context import AWS_TRACE_HEADER, EDGE_TIMING_HEADER, EdgeTiming
 
 Event = dict[str, Any]
 Handler = Callable[[Event, Any], Event]
@@ -48,10 +50,12 @@ def make_handler(config: Config) -> Handler:
         already_traced = EdgeTiming.parse(first_header(request, EDGE_TIMING_HEADER))
         if event_type == "origin-request" and already_traced:
             return request  # the viewer-request trigger started the trace
+        # An untrusted viewer neither picks the root nor forces (or refuses) sampling.
+        viewer = first_header(request, AWS_TRACE_HEADER) if config.trust_viewer_trace else None
         trace, segment_id, viewer_parent = start_trace(
-            first_header(request, TRACE_HEADER), config.trace_sampling_rate, now=started
+            viewer, config.trace_sampling_rate, now=started
         )
-        set_header(request, "X-Amzn-Trace-Id", trace.format())
+        set_header(request, "X-Imgedge-Trace", trace.format())
         timing = EdgeTiming(
             segment_id=segment_id,
             start=started,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from shared.config import Config
-from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER
+from shared.trace_context import EDGE_TIMING_HEADER, EDGE_TRACE_HEADER
 
 DAY_S = 24 * 3600
 
@@ -41,10 +41,12 @@ class CachePolicy:
 @dataclass(frozen=True)
 class OriginRequestPolicy:
     """Viewer headers (as the edge router left them) sent to the origin: the trace the edge
-    started and its timing (``shared/trace_context.py``). Never Host: a function URL
-    answers only to its own. Not Accept: the edge has already resolved ``f=auto``."""
+    started and its timing, in imgedge's own headers (``shared/trace_context.py``). Not
+    X-Amzn-Trace-Id: the edge does not hand its trace on in it, and a viewer's must not
+    reach the resizer. Never Host: a function URL answers only to its own. Not Accept: the
+    edge has already resolved ``f=auto``."""
 
-    headers: tuple[str, ...] = (TRACE_HEADER, EDGE_TIMING_HEADER)
+    headers: tuple[str, ...] = (EDGE_TRACE_HEADER, EDGE_TIMING_HEADER)
     query_strings: tuple[str, ...] = ()
     cookies: tuple[str, ...] = ()
 

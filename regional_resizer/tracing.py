@@ -6,14 +6,33 @@ is, becomes an X-Ray subsegment (boto3 is patched, so S3 calls appear on their o
 aws-xray-sdk is in maintenance mode: moving to OpenTelemetry means rewriting this module
 only. Every backend call is guarded; a tracing failure never fails a request.
 
-Where the segment comes from:
-- on AWS Lambda (active tracing), Lambda's own segment continues the incoming
-  ``X-Amzn-Trace-Id`` (its parent is the edge segment) and the SDK adds subsegments to it;
-  annotations go on a top-level ``imgedge`` subsegment, since Lambda's segment is read-only.
-- elsewhere (the local stack), this module begins the segment itself, with the incoming
-  Root as trace id and the edge segment as parent.
-In both, the edge router's segment (from its timing header) is sent to the daemon as a
-segment of its own, so X-Ray shows edge -> resizer -> S3 as one trace.
+Two traces may meet here. The edge's (root, its segment's id, its sampling decision) comes
+in imgedge's own header, ``X-Imgedge-Trace`` (``shared/trace_context.py``). Lambda's is the
+one the invocation runs in: ``_X_AMZN_TRACE_ID``, which Lambda sets for each invocation
+(Lambda Developer Guide, "Defined runtime environment variables",
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime;
+"Propagate the tracing header" in "Building a custom runtime",
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html), else the
+``X-Amzn-Trace-Id`` of the function URL event. No AWS document says a function URL adopts
+an incoming ``X-Amzn-Trace-Id`` as the invocation's trace, so nothing here relies on it:
+
+- Lambda's root differs from the edge's (the pessimistic case, and the local stack's): the
+  edge's segment is written into Lambda's trace, as the first segment there, and the edge's
+  own root is kept as the annotation ``edge_trace_id`` (annotations are indexed for filter
+  expressions: X-Ray Developer Guide, "X-Ray segment documents",
+  https://docs.aws.amazon.com/xray/latest/devguide/xray-api-segmentdocuments.html) on it
+  and on the resizer's work. One trace holds edge -> resizer -> S3.
+- they agree, or Lambda's is unknown: everything is in the edge's trace.
+- on AWS Lambda, when Lambda itself did not sample the invocation, nothing of the resizer
+  is recorded, and the edge's segment stays in the edge's own trace.
+
+Where the resizer's segment comes from:
+- on AWS Lambda (active tracing), Lambda's own segment is the invocation's and the SDK adds
+  subsegments to it; annotations go on a top-level ``imgedge`` subsegment, since Lambda's
+  segment is read-only. Lambda's segment cannot be re-parented, so on AWS the edge's
+  segment sits beside it in the trace, earlier, rather than above it.
+- elsewhere (the local stack), this module begins the segment itself, in the trace above,
+  with the edge segment as parent.
 """
 
 from __future__ import annotations
@@ -27,13 +46,21 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER, EdgeTiming, TraceHeader
+from shared.trace_context import (
+    AWS_TRACE_HEADER,
+    EDGE_TIMING_HEADER,
+    EDGE_TRACE_HEADER,
+    EdgeTiming,
+    TraceHeader,
+)
 
 log = logging.getLogger("imgedge.tracing")
 
 SERVICE_NAME = "imgedge-resizer"
 EDGE_SEGMENT_NAME = "imgedge-edge"
 DAEMON_ADDRESS_ENV = "AWS_XRAY_DAEMON_ADDRESS"
+LAMBDA_TRACE_ENV = "_X_AMZN_TRACE_ID"
+EDGE_ROOT_ANNOTATION = "edge_trace_id"
 DAEMON_HEADER = b'{"format": "json", "version": 1}\n'
 
 _recorder: Any = None  # aws_xray_sdk's global recorder, once configured
@@ -87,18 +114,35 @@ def send_segment(document: Mapping[str, Any]) -> None:
         sock.sendto(payload, daemon_address())
 
 
-def edge_segment(trace: TraceHeader, edge: EdgeTiming) -> dict[str, Any]:
-    """The edge router's segment, as X-Ray's PutTraceSegments accepts it."""
+def lambda_trace(headers: Mapping[str, str]) -> TraceHeader | None:
+    """The trace Lambda runs this invocation in: ``_X_AMZN_TRACE_ID``, else the event's
+    ``X-Amzn-Trace-Id``; None when neither is a trace header."""
+    return TraceHeader.parse(os.environ.get(LAMBDA_TRACE_ENV)) or TraceHeader.parse(
+        headers.get(AWS_TRACE_HEADER)
+    )
+
+
+def edge_segment(
+    trace: TraceHeader, edge: EdgeTiming, *, into: str | None = None
+) -> dict[str, Any]:
+    """The edge router's segment, as X-Ray's PutTraceSegments accepts it: in the edge's
+    trace, or written ``into`` another (Lambda's), with the edge's root as an annotation."""
+    annotations: dict[str, str] = {
+        "event_type": edge.event_type,
+        "cloudfront_request_id": edge.request_id,
+    }
     document: dict[str, Any] = {
         "name": EDGE_SEGMENT_NAME,
         "id": edge.segment_id,
-        "trace_id": trace.root,
+        "trace_id": into or trace.root,
         "start_time": edge.start,
         "end_time": edge.end,
-        "annotations": {"event_type": edge.event_type, "cloudfront_request_id": edge.request_id},
+        "annotations": annotations,
         "metadata": {"imgedge": {"stage": "edge_router", "runtime": "Lambda@Edge"}},
     }
-    if edge.parent:
+    if into and into != trace.root:
+        annotations[EDGE_ROOT_ANNOTATION] = trace.root
+    elif edge.parent:  # the viewer's parent lives in the edge's trace only
         document["parent_id"] = edge.parent
     return document
 
@@ -106,10 +150,25 @@ def edge_segment(trace: TraceHeader, edge: EdgeTiming) -> dict[str, Any]:
 class Invocation:
     """One request's trace: spans, annotations, outcome, and the Server-Timing header."""
 
-    def __init__(self, trace: TraceHeader | None, edge: EdgeTiming | None) -> None:
-        self.trace = trace
+    def __init__(
+        self,
+        trace: TraceHeader | None,
+        edge: EdgeTiming | None,
+        lambda_trace: TraceHeader | None = None,
+    ) -> None:
+        self.trace = trace  # the edge's
         self.edge = edge
         self.sampled = bool(trace and trace.sampled)
+        # The trace this invocation writes into: Lambda's when it is another one (and, on
+        # Lambda, one Lambda records), else the edge's.
+        self.root: str | None = trace.root if trace else None
+        if (
+            trace is not None
+            and lambda_trace is not None
+            and lambda_trace.root != trace.root
+            and not (_in_lambda() and lambda_trace.sampled is False)
+        ):
+            self.root = lambda_trace.root
         self.timings: list[tuple[str, float]] = []
         self._entity: Any = None  # where annotations go: our segment or top subsegment
         self._owns_segment = False
@@ -129,9 +188,16 @@ class Invocation:
             self._entity = recorder.begin_subsegment("imgedge")
         else:
             self._entity = recorder.begin_segment(
-                SERVICE_NAME, traceid=trace.root, parent_id=trace.parent, sampling=1
+                SERVICE_NAME, traceid=self.root, parent_id=trace.parent, sampling=1
             )
             self._owns_segment = True
+        if self.joined:
+            self._entity.put_annotation(EDGE_ROOT_ANNOTATION, trace.root)
+
+    @property
+    def joined(self) -> bool:
+        """Whether the edge's trace was written into another (Lambda's)."""
+        return self.trace is not None and self.root != self.trace.root
 
     def _end(self, status: int) -> None:
         if self._entity is None:
@@ -148,7 +214,7 @@ class Invocation:
             recorder.end_subsegment()
         self._entity = None
         if self.edge is not None and self.trace is not None:
-            send_segment(edge_segment(self.trace, self.edge))
+            send_segment(edge_segment(self.trace, self.edge, into=self.root))
 
     # --- what the handler uses ---------------------------------------------------------
 
@@ -188,10 +254,12 @@ class Invocation:
 
 
 def start(headers: Mapping[str, str]) -> Invocation:
-    """Begin tracing one request from its (lower-cased) headers; never raises."""
+    """Begin tracing one request from its (lower-cased) headers and Lambda's trace for the
+    invocation; never raises."""
     current = Invocation(
-        TraceHeader.parse(headers.get(TRACE_HEADER)),
+        TraceHeader.parse(headers.get(EDGE_TRACE_HEADER)),
         EdgeTiming.parse(headers.get(EDGE_TIMING_HEADER)),
+        lambda_trace(headers),
     )
     _guarded("begin", current._begin)
     return current

@@ -93,9 +93,13 @@ class Config:
     # (docs/engine.md, "How the engine resamples").
     resampling: str = "balanced"
 
-    # Share of requests the edge starts an X-Ray trace for (a viewer's sampled
-    # X-Amzn-Trace-Id is honoured whatever this says). X-Ray bills per trace recorded.
+    # Share of requests the edge starts an X-Ray trace for. X-Ray bills per trace recorded.
     trace_sampling_rate: float = 0.05
+    # Whether a viewer's X-Amzn-Trace-Id may choose the trace root and force (or refuse)
+    # sampling. Off: the edge ignores it and samples at trace_sampling_rate, so no viewer
+    # can make imgedge record (and pay for) a trace. On only when the viewers are your own
+    # instrumented clients (docs/traces.md).
+    trust_viewer_trace: bool = False
 
     def __post_init__(self) -> None:
         problems = _problems(self)
@@ -193,6 +197,8 @@ def _problems(config: Config) -> list[str]:
     rate = config.trace_sampling_rate
     if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
         problems.append("trace_sampling_rate: must be a number in 0..1")
+    if not isinstance(config.trust_viewer_trace, bool):
+        problems.append("trust_viewer_trace: must be true or false")
     return problems
 
 

@@ -1,18 +1,25 @@
-"""The two headers that carry one trace across both stages (stdlib only).
+"""The headers that carry one trace across both stages (stdlib only).
 
-Lambda@Edge cannot talk to X-Ray, so the edge router starts the trace and hands it on:
+Lambda@Edge cannot talk to X-Ray, so the edge router starts the trace and hands it on in
+imgedge's own headers, never in ``X-Amzn-Trace-Id``:
 
-    X-Amzn-Trace-Id: Root=1-<8 hex epoch>-<24 hex>;Parent=<16 hex edge segment id>;Sampled=1
+    X-Imgedge-Trace: Root=1-<8 hex epoch>-<24 hex>;Parent=<16 hex edge segment id>;Sampled=1
     X-Imgedge-Edge:  id=<16 hex>;start=<epoch s>;end=<epoch s>;event=viewer-request;
                      request=<CloudFront request id>[;parent=<viewer's parent id>]
 
-The regional resizer continues the trace (its segment's parent is the edge segment) and
-emits the edge segment from the second header. Both parsers are total: a malformed header
-is ignored (None), never an error, because a trace must never fail a request.
+``X-Amzn-Trace-Id`` (``AWS_TRACE_HEADER``) is left to AWS: no AWS document says which
+headers CloudFront's origin access control signs, AWS front ends rewrite this one, and no
+AWS document says a Lambda function URL adopts an incoming one as the invocation's trace.
+The first header uses the X-Ray tracing header's syntax (X-Ray Developer Guide, "Concepts",
+https://docs.aws.amazon.com/xray/latest/devguide/xray-concepts.html#xray-concepts-tracingheader),
+so one parser reads both. The regional resizer joins the edge's context to whatever trace
+Lambda gave the invocation (``regional_resizer/tracing.py``) and emits the edge segment
+from the second header. Both parsers are total: a malformed header is ignored (None), never
+an error, because a trace must never fail a request.
 
 Dependency: CloudFront forwards a header to an origin only if the origin request policy
-names it. The AWS distribution's policy (infra/aws) and the local emulator's origin
-(infra/local/origins.py) must both forward TRACE_HEADER and EDGE_TIMING_HEADER to the
+names it. The distribution's policy (``infra/distribution.py``, which both the CDK app and
+the local emulator read) must forward EDGE_TRACE_HEADER and EDGE_TIMING_HEADER to the
 function URL origin, or the resizer's work is not joined to the edge's trace.
 """
 
@@ -23,8 +30,13 @@ import secrets
 import time
 from dataclasses import dataclass
 
-TRACE_HEADER = "x-amzn-trace-id"
+AWS_TRACE_HEADER = "x-amzn-trace-id"
+"""AWS's tracing header: a viewer's (trusted only if the configuration says so) and the one
+Lambda puts in a function URL event."""
+EDGE_TRACE_HEADER = "x-imgedge-trace"
+"""The edge's trace: its root, its segment's id (as Parent) and its sampling decision."""
 EDGE_TIMING_HEADER = "x-imgedge-edge"
+"""The edge's own timing, for the resizer to emit as the edge's segment."""
 
 _ROOT = re.compile(r"1-[0-9a-f]{8}-[0-9a-f]{24}")
 _ID = re.compile(r"[0-9a-f]{16}")

@@ -58,7 +58,7 @@ class EdgeRouter(Construct):
             function,
             "Serverless-LambdaTracing",
             "Lambda@Edge cannot use X-Ray. The edge router starts the trace in the "
-            "X-Amzn-Trace-Id and X-Imgedge-Edge headers, and the resizer emits the edge's "
+            "X-Imgedge-Trace and X-Imgedge-Edge headers, and the resizer emits the edge's "
             "segment for it (shared/trace_context.py).",
         )
         acknowledge(

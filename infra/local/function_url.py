@@ -25,6 +25,16 @@ and ``x-amzn-ErrorType`` function URLs send:
   to an unknown key; Lambda's own documentation names no other).
 
 ``NONE`` invokes for any request, with the ``NONE`` event (``accountId`` "anonymous").
+
+Trace: every invocation runs in a trace of its own, a fresh root whatever the request
+carries, set where Lambda sets it: ``_X_AMZN_TRACE_ID`` in the worker for that invocation
+(Lambda Developer Guide, "Defined runtime environment variables",
+https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime)
+and the event's ``x-amzn-trace-id`` header (replacing any incoming one). No AWS document
+says a function URL adopts an incoming ``X-Amzn-Trace-Id`` as the invocation's trace, so
+this is the pessimistic reading, and what the local stack's tests prove imgedge's tracing
+against. ``adopt_trace_header=True`` is the optimistic one: an incoming header that parses
+becomes the invocation's trace.
 """
 
 from __future__ import annotations
@@ -37,11 +47,12 @@ from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
-from infra.local.events import ACCOUNT_ID, new_trace_id
+from infra.local.events import ACCOUNT_ID
 from infra.local.events import function_url_event as build_event
 from infra.local.http_server import BackgroundHTTPServer, reason_phrase
 from infra.local.lambda_runtime import Invocation, WorkerPool
 from infra.local.sigv4 import REGION, AccessKey, SignatureRejected, verify
+from shared.trace_context import AWS_TRACE_HEADER, TraceHeader, new_segment_id, new_trace_root
 
 log = logging.getLogger("imgedge.local")
 
@@ -124,8 +135,9 @@ class _Handler(BaseHTTPRequestHandler):
             ("x-forwarded-for", f"{forwarded_for}, {client_ip}" if forwarded_for else client_ip)
         )
         headers += [("x-forwarded-proto", "http"), ("x-forwarded-port", str(self.server.port))]
-        if "x-amzn-trace-id" not in {n.lower() for n, _ in headers}:
-            headers.append(("x-amzn-trace-id", new_trace_id()))
+        trace = self.server.invocation_trace(self.headers.get(AWS_TRACE_HEADER))
+        headers = [(n, v) for n, v in headers if n.lower() != AWS_TRACE_HEADER]
+        headers.append((AWS_TRACE_HEADER, trace.format()))
 
         iam = None
         if self.server.auth_type == "AWS_IAM":
@@ -154,7 +166,9 @@ class _Handler(BaseHTTPRequestHandler):
             account_id=self.server.account_id,
         )
         request_id = event["requestContext"]["requestId"]
-        invocation = self.server.pool.invoke(event, request_id)
+        # Lambda's _X_AMZN_TRACE_ID names its own segment for the invocation as Parent.
+        lambda_trace = TraceHeader(trace.root, new_segment_id(), trace.sampled is not False)
+        invocation = self.server.pool.invoke(event, request_id, lambda_trace.format())
         self._answer(invocation, request_id)
 
     def _reject(self, rejected: SignatureRejected) -> None:
@@ -226,7 +240,8 @@ class FunctionUrlServer(BackgroundHTTPServer):
     ``auth_type`` "AWS_IAM" (the default) takes only requests SigV4-signed for service
     ``lambda`` in ``region`` by one of ``accepted_keys`` (none: every request is a 403);
     "NONE" takes any request. ``account_id`` owns the function (``requestContext.accountId``
-    of the AWS_IAM event)."""
+    of the AWS_IAM event). ``adopt_trace_header``: an incoming X-Amzn-Trace-Id becomes the
+    invocation's trace (default: never, a fresh root for every invocation)."""
 
     thread_name = "function-url"
 
@@ -240,6 +255,7 @@ class FunctionUrlServer(BackgroundHTTPServer):
         accepted_keys: Iterable[AccessKey] = (),
         region: str = REGION,
         account_id: str = ACCOUNT_ID,
+        adopt_trace_header: bool = False,
     ) -> None:
         if auth_type not in AUTH_TYPES:
             raise ValueError(f"auth_type must be one of {AUTH_TYPES}, got {auth_type!r}")
@@ -249,5 +265,12 @@ class FunctionUrlServer(BackgroundHTTPServer):
         self.accepted_keys = tuple(accepted_keys)
         self.region = region
         self.account_id = account_id
+        self.adopt_trace_header = adopt_trace_header
         # What Lambda would call it: <url-id>.lambda-url.<region>.on.aws
         self.domain_name = f"{pool.spec.name}.lambda-url.{region}.on.aws"
+
+    def invocation_trace(self, incoming: str | None) -> TraceHeader:
+        """The trace an invocation runs in: a fresh root, or the incoming header's trace
+        when this URL adopts one."""
+        adopted = TraceHeader.parse(incoming) if self.adopt_trace_header else None
+        return adopted or TraceHeader(root=new_trace_root())

@@ -27,6 +27,11 @@ runs it from /var/task: that directory comes first on ``sys.path``, and any modu
 worker already imported whose top-level package is in the directory is dropped first (a
 spawned worker re-imports the parent's main module, which may have imported the repo's own
 copies). ``extract_package`` unpacks a zip for it.
+
+Trace: an invocation may carry the X-Ray tracing header Lambda would give it; the worker sets
+``_X_AMZN_TRACE_ID`` to it for that invocation (and removes it for one without), as
+Lambda's runtimes do ("Propagate the tracing header" in "Building a custom runtime",
+https://docs.aws.amazon.com/lambda/latest/dg/runtimes-custom.html).
 """
 
 from __future__ import annotations
@@ -57,6 +62,7 @@ INIT_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 5.0
 MEMORY_SAMPLE_S = 0.02  # how often a running worker's peak RSS is read
 MIB = 1024 * 1024
+TRACE_ENV = "_X_AMZN_TRACE_ID"
 
 
 def peak_rss_bytes(pid: int) -> int | None:
@@ -207,7 +213,11 @@ def _worker_main(spec: FunctionSpec, conn: Connection) -> None:
             return
         if message is None:
             return
-        request_id, event, deadline = message
+        request_id, event, deadline, trace_id = message
+        if trace_id is None:
+            os.environ.pop(TRACE_ENV, None)
+        else:
+            os.environ[TRACE_ENV] = trace_id
         context = LambdaContext(
             function_name=spec.name,
             memory_limit_in_mb=spec.memory_mb,
@@ -291,7 +301,7 @@ class Worker:
             self.kill()
             raise InitError(f"cannot load {self.spec.handler}:\n{detail}")
 
-    def invoke(self, event: Any, request_id: str) -> Invocation:
+    def invoke(self, event: Any, request_id: str, trace_id: str | None = None) -> Invocation:
         started = time.monotonic()
         deadline = time.time() + self.spec.timeout_s
 
@@ -303,7 +313,7 @@ class Worker:
             return Invocation(outcome, error=error, duration_ms=elapsed(), max_memory_used_mb=peak)
 
         try:
-            self._conn.send((request_id, event, deadline))
+            self._conn.send((request_id, event, deadline, trace_id))
             state = self._wait(self.spec.timeout_s)
             if state == "timeout":
                 return failed("timeout", f"timed out after {self.spec.timeout_s}s")
@@ -362,14 +372,18 @@ class WorkerPool:
             self._idle.put(worker)
         return self
 
-    def invoke(self, event: Any, request_id: str | None = None) -> Invocation:
+    def invoke(
+        self, event: Any, request_id: str | None = None, trace_id: str | None = None
+    ) -> Invocation:
+        """Run ``event`` on an idle worker; ``trace_id``: the invocation's X-Ray tracing
+        header (its ``_X_AMZN_TRACE_ID``), None for none."""
         request_id = request_id or str(uuid.uuid4())
         try:
             worker = self._idle.get(timeout=self.queue_timeout_s)
         except queue.Empty:
             return Invocation("throttled", error="no idle worker")
         try:
-            invocation = worker.invoke(event, request_id)
+            invocation = worker.invoke(event, request_id, trace_id)
         finally:
             if worker.alive:
                 self._idle.put(worker)

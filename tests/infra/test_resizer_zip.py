@@ -78,7 +78,7 @@ def test_resizer_zip_runs_alone_against_s3(
     event.update(rawPath="/256x256/webp/sample.png", rawQueryString="", body=None)
     event.pop("queryStringParameters", None)
     event["requestContext"]["http"].update(method="GET", path="/256x256/webp/sample.png")
-    event["headers"] = {"x-amzn-trace-id": f"Root={TRACE_ID};Parent=0123456789abcdef;Sampled=1"}
+    event["headers"] = {"x-imgedge-trace": f"Root={TRACE_ID};Parent=0123456789abcdef;Sampled=1"}
 
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as daemon:
         daemon.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk.assertions import Match, Template
 
 from infra.distribution import Distribution, describe
-from shared.trace_context import EDGE_TIMING_HEADER, TRACE_HEADER
+from shared.trace_context import AWS_TRACE_HEADER, EDGE_TIMING_HEADER, EDGE_TRACE_HEADER
 from tests.infra.conftest import HOME_REGION, Files, Synthesized
 from tests.infra.templates import (
     actions,
@@ -381,15 +381,17 @@ def test_cache_key_is_the_rewritten_uri_alone(synthesized: Synthesized, spec: Di
 def test_origin_request_policy_forwards_the_trace_headers_never_host(
     synthesized: Synthesized, spec: Distribution
 ) -> None:
-    """shared/trace_context.py: the resizer continues the edge's trace only if CloudFront
-    forwards both headers; a function URL answers only to its own Host."""
+    """shared/trace_context.py: the resizer joins the edge's trace only if CloudFront
+    forwards both of imgedge's headers; never X-Amzn-Trace-Id (a viewer's must not reach the
+    resizer); a function URL answers only to its own Host."""
     policy_id, policy = only(synthesized.main, "AWS::CloudFront::OriginRequestPolicy")
     config = policy["Properties"]["OriginRequestPolicyConfig"]
     headers = config["HeadersConfig"]
     assert headers["HeaderBehavior"] == "whitelist"
     forwarded = {h.lower() for h in headers["Headers"]}
     assert sorted(forwarded) == sorted(spec.origin_request_policy.headers)
-    assert forwarded == {TRACE_HEADER, EDGE_TIMING_HEADER}
+    assert forwarded == {EDGE_TRACE_HEADER, EDGE_TIMING_HEADER}
+    assert AWS_TRACE_HEADER not in forwarded
     assert "host" not in forwarded and "accept" not in forwarded
     assert config["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
     assert config["CookiesConfig"] == {"CookieBehavior": "none"}

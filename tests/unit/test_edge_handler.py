@@ -81,8 +81,9 @@ def test_configuration_is_bound_per_handler() -> None:
 def test_forwarded_request_starts_a_trace_and_records_edge_timing() -> None:
     event = cf_event("/sample.png", "s=256x256&f=webp")
     result = make_handler(Config(trace_sampling_rate=1.0))(event, None)
-    trace = TraceHeader.parse(result["headers"]["x-amzn-trace-id"][0]["value"])
+    trace = TraceHeader.parse(result["headers"]["x-imgedge-trace"][0]["value"])
     timing = EdgeTiming.parse(result["headers"]["x-imgedge-edge"][0]["value"])
+    assert "x-amzn-trace-id" not in result["headers"]  # imgedge's own headers only
     assert trace is not None and timing is not None
     assert trace.sampled is True
     assert trace.parent == timing.segment_id
@@ -101,12 +102,14 @@ def test_viewer_cannot_forge_edge_timing_and_origin_request_keeps_the_trace() ->
     assert not timing.startswith("id=0000000000000000")
     origin_event = cf_event(viewer["uri"], "", kind="origin-request")
     origin_event["Records"][0]["cf"]["request"]["headers"].update(
-        {k: viewer["headers"][k] for k in ("x-imgedge-edge", "x-amzn-trace-id")}
+        {k: viewer["headers"][k] for k in ("x-imgedge-edge", "x-imgedge-trace")}
     )
     origin = handler(origin_event, None)
     assert origin["headers"]["x-imgedge-edge"][0]["value"] == timing
+    assert origin["headers"]["x-imgedge-trace"] == viewer["headers"]["x-imgedge-trace"]
 
 
 def test_generated_400_carries_no_trace() -> None:
     result = handler(cf_event("/a.jpg", "s=0x"), None)
     assert "x-amzn-trace-id" not in result["headers"]
+    assert "x-imgedge-trace" not in result["headers"]
