@@ -1,4 +1,7 @@
-"""``imgedge traces``: the recorded segments, grouped by trace, as JSON or a waterfall."""
+"""``imgedge traces``: the recorded segments, grouped by trace, as JSON or a waterfall.
+
+A trace the resizer joined to Lambda's (``regional_resizer/tracing.py``) names the edge's
+own root, from the edge segment's ``edge_trace_id`` annotation, after its id."""
 
 from __future__ import annotations
 
@@ -55,7 +58,12 @@ def waterfall(trace: Document) -> str:
     end = max(s.get("end_time", s["start_time"]) for s in segments)
     span = max(end - start, 1e-6)
 
-    lines = [f"trace {trace['trace_id']}  {span * 1000:.1f} ms"]
+    edge_roots = {s.get("annotations", {}).get("edge_trace_id") for s in segments} - {
+        None,
+        trace["trace_id"],
+    }
+    joined = "".join(f" (edge root {root})" for root in sorted(map(str, edge_roots)))
+    lines = [f"trace {trace['trace_id']}{joined}  {span * 1000:.1f} ms"]
 
     def emit(segment: Document, depth: int) -> None:
         for level, doc in _rows(segment, depth):

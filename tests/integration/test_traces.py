@@ -265,5 +265,6 @@ def test_waterfall_is_readable(stack: Served, data_dir: Path) -> None:
     ).stdout  # fmt: skip
     assert "imgedge-edge" in out
     assert "imgedge-resizer" in out
+    assert re.search(r"^trace 1-[0-9a-f]{8}-[0-9a-f]{24} \(edge root 1-[0-9a-f]{8}-", out, re.M)
     assert "s3 GetObject" in out
     assert re.search(r"decode\s+[\d.]+ ms\s+[\d.]+ ms \|", out)
