@@ -294,10 +294,13 @@ class _Handler(BaseHTTPRequestHandler):
                 yield pending
 
         try:
-            if length is None and not head_only:  # unknown length: buffer it
+            # Nothing to stream (a HEAD, an empty or unknown-length body): read it all and
+            # store it before the first byte goes out, so the viewer's next request finds it.
+            if head_only or not length:
                 body = b"".join(tee())
+                sent_length = length if head_only else len(body)
                 self._send(
-                    response.status, response.reason, response.headers, iter([body]), len(body)
+                    response.status, response.reason, response.headers, iter([body]), sent_length
                 )
             else:
                 self._send(response.status, response.reason, response.headers, tee(), length)
