@@ -102,9 +102,13 @@ class Distribution:
         return self.error_caching_min_ttl.get(status, self.default_error_caching_min_ttl)
 
 
-# Errors worth remembering briefly (the viewer's mistake, a missing original) and those that
-# must reach the origin again at once (a transient failure, an access problem).
-BRIEFLY_CACHED_ERRORS = (400, 404)
+# Errors worth remembering briefly (the viewer's mistake, a missing original, an original
+# imgedge refuses to process: too large, too many pixels, corrupt or not an image) and those
+# that must reach the origin again at once (a transient failure, an access problem). The
+# resizer answers its refusals with 415 because CloudFront caches it (with the max-age the
+# resizer sends) where it would never cache 413 or 422: a repeat within the TTL does not
+# read the original again.
+BRIEFLY_CACHED_ERRORS = (400, 404, 415)
 UNCACHED_ERRORS = (403, 500, 502, 503, 504)
 
 

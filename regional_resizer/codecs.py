@@ -4,8 +4,8 @@ Decoding is two-phase. ``open_image`` reads only the header and refuses, before 
 decoded, anything above the byte, pixel, frame and frames x pixels limits; the caller may
 then configure the decoder (JPEG ``draft``) and ``load`` decodes frame 0 (``load_frame``
 a later one). Every exception a hostile input can raise from Pillow here becomes one of
-``UnsupportedImage`` (415), ``TooManyPixels`` (422), ``CorruptImage`` (422) or
-``SourceTooLarge`` (413).
+``UnsupportedImage``, ``TooManyPixels``, ``CorruptImage`` or ``SourceTooLarge``, all 415
+(shared/errors.py says why).
 
 Encoders run on one thread each (libjpeg, libwebp and zlib have no threads; libavif uses
 Pillow's default, one thread per CPU the process may run on).
@@ -54,7 +54,7 @@ ENCODABLE_MODES = {
     formats.AVIF.name: ("RGB", "RGBA"),
 }
 # The longest side each encoder takes (libjpeg 65500, libwebp 16383, libavif 65536): a full
-# size or one-sided request on a long strip may ask for more, which is the viewer's 422.
+# size or one-sided request on a long strip may ask for more, which is the viewer's 415.
 MAX_SIDE = {
     formats.JPEG.name: 65_500,
     formats.PNG.name: 2**31 - 1,

@@ -63,9 +63,11 @@ class SourceNotFound(ImgedgeError):
 
 
 class SourceTooLarge(ImgedgeError):
-    """The original has more bytes than the source byte limit."""
+    """The original has more bytes than the source byte limit. 415, not 413: CloudFront
+    caches a 415 that carries a max-age and never caches a 413, so a repeat within the
+    error TTL does not reach the resizer (docs/contract.md, "Statuses")."""
 
-    status = 413
+    status = 415
     public_message = "source image too large"
 
 
@@ -77,16 +79,18 @@ class UnsupportedImage(ImgedgeError):
 
 
 class TooManyPixels(ImgedgeError):
-    """Declared dimensions (times frames) exceed the pixel limits: refused before decoding."""
+    """Declared dimensions (times frames) exceed the pixel limits: refused before decoding.
+    415, not 422, which CloudFront never caches (as ``SourceTooLarge``)."""
 
-    status = 422
+    status = 415
     public_message = "image dimensions exceed the limits"
 
 
 class CorruptImage(ImgedgeError):
-    """A recognised format whose data cannot be decoded (truncated, broken)."""
+    """A recognised format whose data cannot be decoded (truncated, broken). 415, not 422,
+    which CloudFront never caches (as ``SourceTooLarge``)."""
 
-    status = 422
+    status = 415
     public_message = "image data is corrupt or truncated"
 
 

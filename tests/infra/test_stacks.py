@@ -358,7 +358,7 @@ def test_errors_are_cached_briefly_and_5xx_never(
         for e in distribution(synthesized)["CustomErrorResponses"]
     }
     assert ttls == dict(spec.error_caching_min_ttl)
-    assert ttls == {400: 30, 404: 30, 403: 0, 500: 0, 502: 0, 503: 0, 504: 0}
+    assert ttls == {400: 30, 404: 30, 415: 30, 403: 0, 500: 0, 502: 0, 503: 0, 504: 0}
 
 
 def test_cache_key_is_the_rewritten_uri_alone(synthesized: Synthesized, spec: Distribution) -> None:

@@ -149,7 +149,7 @@ def test_a_missing_original_is_a_404(stack: Served) -> None:
 def test_a_text_file_named_jpg_is_unsupported(stack: Served, s3: Any) -> None:
     put_original(s3, "notes.jpg", b"this is not an image\n" * 10, "text/plain")
     reply = fetch(f"{stack.edge}/notes.jpg?s=256x256&f=webp")
-    assert reply.status in (415, 422)
+    assert reply.status == 415
     assert not reply.headers["Content-Type"].startswith("image/")
 
 

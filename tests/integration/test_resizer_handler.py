@@ -156,37 +156,42 @@ def test_other_methods_are_refused(env: Buckets) -> None:
 def test_not_an_image(env: Buckets, s3: Any, body: bytes, status: int) -> None:
     s3.put_object(Bucket=env.originals, Key="bad.jpg", Body=body)
     response = resizer.handler(function_url_event("/256x/webp/bad.jpg"), None)
-    assert response["statusCode"] in (415, 422)
+    assert response["statusCode"] == status
     assert response["headers"]["cache-control"] == "public, max-age=60"
     assert keys(s3, env.derivatives) == {}
 
 
-def test_truncated_image_is_422(env: Buckets, s3: Any) -> None:
+def test_truncated_image_is_415(env: Buckets, s3: Any) -> None:
     data = jpeg_bytes((1600, 1200))
     s3.put_object(Bucket=env.originals, Key="cut.jpg", Body=data[: len(data) // 2])
     response = resizer.handler(function_url_event("/256x/webp/cut.jpg"), None)
-    assert response["statusCode"] == 422
+    assert response["statusCode"] == 415
+    assert "corrupt" in response["body"]
+    assert response["headers"]["cache-control"] == "public, max-age=60"
     assert keys(s3, env.derivatives) == {}
 
 
-def test_pixel_limit_is_422(
+def test_pixel_limit_is_415(
     env: Buckets, s3: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     use_config(monkeypatch, tmp_path, "max_source_pixels = 100000\n")
     s3.put_object(Bucket=env.originals, Key="big.jpg", Body=jpeg_bytes((800, 600)))
     response = resizer.handler(function_url_event("/256x/webp/big.jpg"), None)
-    assert response["statusCode"] == 422
+    assert response["statusCode"] == 415
     assert "dimensions" in response["body"]
+    assert response["headers"]["cache-control"] == "public, max-age=60"
     assert keys(s3, env.derivatives) == {}
 
 
-def test_byte_limit_is_413(
+def test_byte_limit_is_415(
     env: Buckets, s3: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     use_config(monkeypatch, tmp_path, "max_source_bytes = 1000\n")
     s3.put_object(Bucket=env.originals, Key="heavy.jpg", Body=jpeg_bytes())
     response = resizer.handler(function_url_event("/256x/webp/heavy.jpg"), None)
-    assert response["statusCode"] == 413
+    assert response["statusCode"] == 415
+    assert "too large" in response["body"]
+    assert response["headers"]["cache-control"] == "public, max-age=60"
     assert keys(s3, env.derivatives) == {}
 
 

@@ -97,7 +97,7 @@ def test_the_largest_inline_image_fits_a_function_url_response() -> None:
         (InvalidRequest("not a canonical key"), 400),
         (SignatureInvalid(), 403),
         (SourceNotFound(), 404),
-        (CorruptImage(), 422),
+        (CorruptImage(), 415),
     ],
 )
 def test_a_viewers_mistake_is_cached_briefly(error: ImgedgeError, status: int) -> None:
