@@ -12,6 +12,8 @@ import sys
 import textwrap
 from typing import Any
 
+import botocore
+
 from tests.conftest import REPO
 
 ROOT = "1-5759e988-bd862e3fe1be46a994272793"
@@ -84,7 +86,8 @@ def test_in_lambda_subsegments_hang_under_lambdas_own_segment() -> None:
     by_name = {d["name"]: d for d in documents}
     top = by_name["imgedge"]  # Lambda's segment is read-only: annotations go here
     assert top["parent_id"] == lambda_parent
-    assert top["annotations"] == {"cache_key": "k"}
+    # and the resizer's botocore version, for `imgedge smoke`, never in a response
+    assert top["annotations"] == {"cache_key": "k", "botocore_version": botocore.__version__}
     assert top["error"] is True
     assert by_name["decode"]["parent_id"] == top["id"]
     assert by_name["imgedge-edge"]["trace_id"] == ROOT
@@ -130,7 +133,11 @@ def test_in_lambda_the_edge_segment_is_written_into_lambdas_trace() -> None:
     top, edge = by_name["imgedge"], by_name["imgedge-edge"]
     assert top["trace_id"] == edge["trace_id"] == LAMBDA_ROOT
     assert top["parent_id"] == lambda_parent
-    assert top["annotations"] == {"edge_trace_id": ROOT, "cache_key": "k"}
+    assert top["annotations"] == {
+        "edge_trace_id": ROOT,
+        "cache_key": "k",
+        "botocore_version": botocore.__version__,
+    }
     assert edge["annotations"]["edge_trace_id"] == ROOT
     assert edge["start_time"] < top["start_time"]
     assert by_name["decode"]["trace_id"] == LAMBDA_ROOT
