@@ -233,7 +233,7 @@ def test_smoke_passes_against_the_local_stack(
     assert status == 0, out + err
     lines = out.splitlines()
     for name in ("miss", "hit", "normalization", "404", "400"):
-        assert any(line.startswith(f"ok   {name} ") for line in lines), out
+        assert any(line.startswith(f"PASS {name} ") for line in lines), out
     assert "X-Cache: Miss from cloudfront" in out and "X-Cache: Hit from cloudfront" in out
     assert any(line.startswith("latency: miss ") and " hit " in line for line in lines), out
     assert lines[-1] == "smoke: ok"
