@@ -3,7 +3,11 @@ an exit status that only a FAIL makes non-zero."""
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
+from botocore.exceptions import ClientError
 
 from infra import smoke
 from infra.smoke import FAIL, PASS, SKIP, Check, Report, _Run
@@ -58,3 +62,43 @@ def test_the_run_object_records_each_check_once() -> None:
     assert run.report.checks == [Check("x", SKIP, "why")] and lines == [
         Check("x", SKIP, "why").line()
     ]
+
+
+class _FakeXRay:
+    """get_trace_summaries and batch_get_traces as paginators, from canned pages."""
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error = error
+        self.calls: list[tuple[str, dict[str, object]]] = []
+
+    def get_paginator(self, name: str) -> _FakeXRay.Paginator:
+        return _FakeXRay.Paginator(self, name)
+
+    class Paginator:
+        def __init__(self, owner: _FakeXRay, name: str) -> None:
+            self.owner, self.name = owner, name
+
+        def paginate(self, **kwargs: object) -> list[dict[str, object]]:
+            self.owner.calls.append((self.name, kwargs))
+            if self.owner.error is not None:
+                raise self.owner.error
+            if self.name == "get_trace_summaries":
+                return [{"TraceSummaries": [{"Id": "1-a"}]}]
+            edge = {"name": "imgedge-edge", "annotations": {"cloudfront_request_id": "cf=="}}
+            resizer = {"name": "fn", "subsegments": [{"name": "imgedge", "annotations": {}}]}
+            segments = [{"Document": json.dumps(d)} for d in (edge, resizer)]
+            return [{"Traces": [{"Id": "1-a", "Segments": segments}]}]
+
+
+def test_x_ray_is_asked_by_the_cloudfront_request_id_annotation() -> None:
+    xray = _FakeXRay()
+    found = smoke.XRayTraces(xray).traces(["cf=="], datetime.now(UTC))
+    assert xray.calls[0][1]["FilterExpression"] == 'annotation.cloudfront_request_id = "cf=="'
+    assert xray.calls[1] == ("batch_get_traces", {"TraceIds": ["1-a"]})
+    assert found[0]["trace_id"] == "1-a" and smoke._joined(found[0])
+
+
+def test_x_ray_refusing_is_a_reason_to_skip() -> None:
+    denied = ClientError({"Error": {"Code": "AccessDeniedException"}}, "GetTraceSummaries")
+    with pytest.raises(smoke.Unavailable, match="AccessDeniedException"):
+        smoke.XRayTraces(_FakeXRay(denied)).traces(["cf=="], datetime.now(UTC))
