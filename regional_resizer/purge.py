@@ -77,6 +77,17 @@ RESERVE_S = 5.0  # kept from the budget for the markers' deletion and the answer
 BUDGET_WITHOUT_CONTEXT_S = 60.0  # a direct call (no Lambda context)
 
 
+def invalidation_paths(key: str) -> tuple[str, ...]:
+    """The paths that invalidate ``key``'s cached copy: its canonical URI, the cache key
+    the edge makes. A key with a '+' has it escaped there (S3 would read a '+' as a space),
+    which CloudFront's rule for invalidation paths does not ask for: the same path with '+'
+    unescaped goes too, so that the cached copy goes whether CloudFront compares the two
+    strings as they are or its own spelling of them (docs/derivatives.md)."""
+    uri = uri_of(key)
+    # '%' starts an escape and nothing else (a literal '%' is '%25'): each "%2B" is a '+'.
+    return (uri, uri.replace("%2B", "+")) if "%2B" in uri else (uri,)
+
+
 @cache
 def storage() -> Storage:
     return Storage.from_environment()
@@ -120,7 +131,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     invalidations: list[str] = []
     distribution = os.environ.get("DISTRIBUTION_ID")
     if distribution and purged:
-        paths = sorted({uri_of(key) for key in purged})
+        paths = sorted({path for key in purged for path in invalidation_paths(key)})
         identity = json.dumps([record for record, _ in records], sort_keys=True)
         invalidations = invalidate(cloudfront(), distribution, paths, identity, deadline)
     # ... and a marker must outlive its object's invalidation: a retry needs it.

@@ -40,8 +40,14 @@ FULL_SIZE = "full"
 MAX_KEY_BYTES = 1024  # S3's limit on an object key
 MAX_SOURCE_KEY_BYTES = 960  # leaves room for the geometry and format segments
 
-# Characters left unescaped in a canonical URI: RFC 3986 unreserved plus "/".
-_URI_SAFE = "/-._~"
+# A canonical URI is at once the CloudFront cache key, the path CloudFront asks S3 for, and
+# the purge's invalidation path. CloudFront matches an invalidation path only if it escapes
+# the non-ASCII characters and RFC 1738's unsafe ones (space " # % < > [ \ ] ^ ` { | } ~ and
+# the controls) and nothing else ("What you need to know when invalidating paths"). Beyond
+# those, three characters are escaped: "?" (it would start a query string), "*" (the
+# wildcard of an invalidation path) and "+" (S3 reads a "+" in a path as a space).
+# docs/derivatives.md, "Invalidation paths", says what that means for a purge.
+_URI_SAFE = "/!$&'(),;=:@"  # with quote's own letters, digits and "-._" (and "~", below)
 
 _GEOMETRY = re.compile(
     r"(?:(?P<full>full)|(?P<w>[1-9][0-9]{0,4})?x(?P<h>[1-9][0-9]{0,4})?)"
@@ -51,8 +57,8 @@ _GEOMETRY = re.compile(
 
 
 def uri_of(key: str) -> str:
-    """A canonical key's URI path: percent-encoded one way only."""
-    return "/" + quote(key, safe=_URI_SAFE)
+    """A canonical key's URI path: percent-encoded one way only (UTF-8, upper-case hex)."""
+    return "/" + quote(key, safe=_URI_SAFE).replace("~", "%7E")
 
 
 def check_source_key(source: str) -> None:

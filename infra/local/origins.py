@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote_plus, urlsplit
 from xml.sax.saxutils import escape
 
 import boto3
@@ -105,7 +105,10 @@ class S3Origin:
     def fetch(
         self, method: str, uri: str, querystring: str, headers: Sequence[tuple[str, str]]
     ) -> OriginResponse:
-        key = unquote(uri[1:])
+        # S3 reads a '+' in the path as a space, as in a form's query string (the object key
+        # guidelines list '+' among the characters that need special handling): the
+        # canonical URI escapes '+' so that the key survives (shared/contract.py).
+        key = unquote_plus(uri[1:])
         if not key:  # GET on the bucket itself: a listing, which OAC does not allow
             return self._error(403, "AccessDenied", "Access Denied")
         try:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -21,6 +22,8 @@ from PIL import Image
 
 from infra.local.events import DISTRIBUTION_ID
 from infra.local.stack import LocalStack, StackOptions
+from regional_resizer.purge import invalidation_paths
+from shared.contract import uri_of
 from shared.layout import index_prefix
 from tests.conftest import make_s3_client
 from tests.integration.stack_client import Reply, fetch
@@ -166,6 +169,33 @@ def test_replacing_an_original_serves_the_new_picture(
         assert red_share(fetch(url)) < 0.2, f"{url} shows the new picture"
     # the other original, whose key merely starts with this one's, kept its derivative
     assert "64x/jpeg/p/cat.jpg/other.jpg" in keys(s3, "derivatives")
+
+
+@pytest.mark.parametrize("name", ["a (1)~+!'.jpg", "ü.jpg", "a b.jpg"])
+def test_replacing_an_original_with_special_characters_serves_the_new_picture(
+    stack: LocalStack, s3: Any, cloudfront: Any, name: str
+) -> None:
+    """The invalidation path is the cache key the edge made, in the spelling CloudFront's
+    API takes: the purge's invalidation reaches the cached copy."""
+    source = f"names/{name}"
+    url = f"{edge_url(stack)}/{quote(source)}?s=64x&f=png"
+    s3.put_object(Bucket="originals", Key=source, Body=solid((220, 20, 20)))
+    assert red_share(fetch(url)) > 0.8
+    assert fetch(url).headers["X-Cache"] == "Hit from cloudfront"
+    assert "64x/png/" + source in keys(s3, "derivatives")  # S3 answered for the key
+
+    s3.put_object(Bucket="originals", Key=source, Body=solid((20, 20, 220)))
+
+    path = uri_of("64x/png/" + source)
+    invalidation = invalidation_of(cloudfront, path)
+    assert set(invalidation["InvalidationBatch"]["Paths"]["Items"]) == set(
+        invalidation_paths("64x/png/" + source)
+    )
+    wait_completed(cloudfront, invalidation["Id"])
+
+    reply = fetch(url)
+    assert reply.status == 200
+    assert red_share(reply) < 0.2, f"{url} shows the new picture"
 
 
 def test_deleting_an_original_removes_its_derivatives_and_its_urls_404(
