@@ -33,8 +33,8 @@ def register(commands: Commands) -> None:
         help="render every original's presets before viewers ask",
         description="Render the configured presets of every original under a prefix, "
         "skipping those already stored. Locally (default, or with --s3-endpoint) worker "
-        "processes run the regional resizer's handler; with --function NAME the deployed "
-        "function is invoked.",
+        "processes run the resizer's core; with --function NAME the deployed function is "
+        "invoked.",
     )
     parser.add_argument("--prefix", default="", metavar="P", help="only originals under P")
     parser.add_argument(
