@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import hashlib
+
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,3 +39,19 @@ def test_marker_keys_stay_short(source: str) -> None:
     except InvalidRequest:
         return
     assert len(index_key(request).encode()) < 100
+
+
+def test_the_index_prefix_is_spelled_out() -> None:
+    # Stored markers outlive any release: their keys must never change.
+    digest = hashlib.sha256(b"photos/cat.jpg").hexdigest()
+    assert index_prefix("photos/cat.jpg") == f"_index/{digest[:32]}/"
+    assert index_key(ImageRequest(source="a b/é.png", format="png", width=16)) == (
+        "_index/" + hashlib.sha256("a b/é.png".encode()).hexdigest()[:32] + "/16x/png"
+    )
+
+
+def test_a_marker_of_another_source_names_nothing() -> None:
+    marker = index_key(ImageRequest(source="a.jpg", format="webp", width=256))
+    assert stored_key(marker, "a.jpg") == "256x/webp/a.jpg"
+    with pytest.raises(ValueError, match="not a marker"):
+        stored_key(marker, "b.jpg")

@@ -75,6 +75,16 @@ def test_output_is_the_canvas_when_padding() -> None:
 def test_source_must_have_pixels() -> None:
     with pytest.raises(ValueError):
         plan(0, 10, request(10, 10))
+    with pytest.raises(ValueError):
+        plan(10, 0, request(10, 10))
+    assert plan(1, 1, request(10, 10)) == Plan((0, 0, 1, 1), (1, 1))
+
+
+def test_a_plan_is_a_frozen_hashable_value() -> None:
+    p = plan(600, 450, request(300, 300))
+    assert {p: 1}[plan(600, 450, request(300, 300))] == 1
+    with pytest.raises(AttributeError):
+        p.size = (1, 1)  # type: ignore[misc]
 
 
 requests = st.one_of(
@@ -179,6 +189,14 @@ def test_contain_pads_to_the_requested_aspect(
         ((0, 0, 600, 450), (256, 192), 1),  # 2.34x: 1/2 would leave 1.17x
         ((0, 0, 600, 450), (600, 450), 1),
         ((100, 0, 500, 400), (100, 100), Fraction(8, 3)),  # the region counts (4x)
+        # the smaller of the two shrinks decides, whichever side it is, wherever the box is
+        ((0, 0, 1600, 400), (100, 100), Fraction(8, 3)),
+        ((0, 0, 400, 1600), (100, 100), Fraction(8, 3)),
+        ((100, 0, 500, 1000), (100, 100), Fraction(8, 3)),
+        ((0, 100, 1000, 500), (100, 100), Fraction(8, 3)),
+        # the limits themselves: exactly the room a scale needs, exactly 5.2x
+        ((0, 0, 300, 300), (100, 100), 2),  # 3x: 1/2 leaves exactly 1.5x
+        ((0, 0, 520, 520), (100, 100), 2),  # 5.2x: past 3/8's last shrink
     ],
 )
 def test_dct_scale_examples(
