@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from shared import config as config_module
 from shared.config import CONFIG_ENV, MAX_DIMENSION, Config, ConfigError, load_config
 
 
@@ -207,3 +208,15 @@ def test_the_plain_view_holds_lists_and_dicts_only() -> None:
     for name in ("default_quality", "presets", "signing_keys"):
         assert type(plain[name]) is dict
     assert json.loads(json.dumps(plain)) == plain
+
+
+def test_without_a_path_or_the_environment_the_baked_file_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    baked = tmp_path / "imgedge.toml"
+    monkeypatch.setattr(config_module, "BAKED_CONFIG", baked)
+    assert load_config() == Config()  # no baked file: the defaults
+    baked.write_text("error_max_age = 9\n")
+    assert load_config().error_max_age == 9
+    assert config_module.BAKED_CONFIG.name == "imgedge.toml"

@@ -134,3 +134,18 @@ def test_every_response_stops_a_browser_from_running_what_it_gets() -> None:
     ):
         for name, value in SAFE.items():
             assert response["headers"][name] == value
+
+
+def test_a_head_answer_has_no_body_and_is_never_cached() -> None:
+    for response in (
+        responses.image(BODY, "image/png", CONFIG),
+        responses.error(InvalidRequest(), CONFIG),
+        responses.redirect_to_stored("/a"),
+    ):
+        head = responses.without_body(response)
+        assert head == {
+            **response,
+            "headers": {**response["headers"], "cache-control": "no-store"},
+            "body": "",
+            "isBase64Encoded": False,
+        }
