@@ -86,14 +86,17 @@ class Mutant:
     end_line: int
     scope: str  # "Class.method", or "<module>"
     in_function: bool  # False: module or class level code, run once at import
-    names: tuple[str, ...]  # outside functions: what the statement binds (a constant's name)
+    names: tuple[str, ...]  # what its module or class level statement binds (a name)
+    first_line: int  # where the statement that holds it starts
     before: str
     after: str
     ident: str  # stable across unrelated edits: path, scope and the change itself
 
     @property
     def lines(self) -> range:
-        return range(self.line, self.end_line + 1)
+        """The lines a test must execute to run the mutant: its statement's, up to it (a
+        constant in a multi-line literal runs on the statement's first line)."""
+        return range(min(self.first_line, self.line), self.end_line + 1)
 
     def describe(self) -> str:
         return f"{self.operator}: {self.before}  ->  {self.after}"
@@ -104,6 +107,7 @@ class _Context:
     scope: tuple[str, ...] = ()
     in_function: bool = False
     names: tuple[str, ...] = ()  # the names bound by the module or class level statement
+    statement: int = 0  # the first line of the innermost statement
     prose: bool = False  # inside a raise or a problem message: strings are not mutated
     regex: bool = False  # the pattern argument of an ``re`` function
     format_spec: bool = False
@@ -166,6 +170,8 @@ class _Walker:
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
             return False  # a docstring, or a string that documents the line above
         context = self._node_context(node, context)
+        if isinstance(node, ast.stmt):
+            context = _replace(context, statement=node.lineno)
         for operator, replacement, before, after in _candidates(node, context, last):
             site = _Site(operator, node, replacement, before, after, context)
             if len(self.sites) == self.target:
@@ -573,11 +579,11 @@ def mutants(path: str, source: str) -> list[Mutant]:
             scope = ".".join((*site.context.scope, node.name))
             first = node.body[1 if _has_docstring(node) else 0]
             line, end_line = first.lineno, first.end_lineno or first.lineno
-            in_function = True
+            in_function, first_line = True, line
         else:
             line = getattr(node, "lineno", 0)
             end_line = getattr(node, "end_lineno", None) or line
-            in_function = site.context.in_function
+            in_function, first_line = site.context.in_function, site.context.statement or line
         key = (path, scope, site.operator, site.before, site.after)
         seen[key] = seen.get(key, -1) + 1
         digest = hashlib.sha256("\0".join((*key, str(seen[key]))).encode()).hexdigest()[:8]
@@ -590,7 +596,8 @@ def mutants(path: str, source: str) -> list[Mutant]:
                 end_line=end_line,
                 scope=scope,
                 in_function=in_function,
-                names=() if in_function else site.context.names,
+                names=site.context.names,
+                first_line=first_line,
                 before=site.before,
                 after=site.after,
                 ident=digest,

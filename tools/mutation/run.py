@@ -379,11 +379,12 @@ class _Selector:
     """Which tests can see a mutant.
 
     Inside a function: the tests that execute one of its lines. Outside (a constant, a
-    regex, a class attribute, a decorator or a default): the tests that execute a line of
-    a function that reads one of the names its statement binds, following those names
-    through other module and class level statements that read them (``sizes =
-    DEFAULT_SIZES`` in a class: then every ``.sizes``), plus every test in a file that
-    names one of them. A statement that binds nothing: every test of its module."""
+    regex, a class attribute, a decorator or a default), or in a function no test runs
+    itself (one that module level code calls): the tests that execute a line of a function
+    that reads one of the names its statement binds, following those names through other
+    module and class level statements that read them (``sizes = DEFAULT_SIZES`` in a
+    class: then every ``.sizes``), plus every test in a file that names one of them.
+    Failing all of that: every test that runs a line of its module."""
 
     def __init__(self, tests: dict[str, dict[str, Any]], snapshot: dict[str, bytes]) -> None:
         self.tests = tests
@@ -440,28 +441,35 @@ class _Selector:
         else:
             self.anywhere.setdefault(name, set()).add(path)
 
+    def _readers(self, bound: Sequence[str]) -> set[str]:
+        """The tests that run code reading one of ``bound``, or a name a statement reading
+        one of them binds (and so on), and every test in a file that names one."""
+        chosen: set[str] = set()
+        names: set[str] = set()
+        todo = list(bound)
+        while todo:
+            name = todo.pop()
+            if name in names:
+                continue
+            names.add(name)
+            todo += self.feeds.get(name, ())
+            for path in self.anywhere.get(name, ()):
+                chosen |= self.by_module.get(path, set())
+            for line in self.uses.get(name, ()):
+                chosen |= self.by_line.get(line, set())
+        words = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
+        files = {path for path, text in self.test_texts.items() if words.search(text)}
+        return chosen | {nodeid for nodeid in self.tests if nodeid.split("::")[0] in files}
+
     def select(self, mutant: Mutant, kills: dict[str, int]) -> list[str]:
         chosen: set[str] = set()
         if mutant.in_function:
             for number in mutant.lines:
                 chosen |= self.by_line.get((mutant.path, number), set())
-        elif not mutant.names:
+        if not chosen and mutant.names:  # module level; or a function only it calls
+            chosen = self._readers(mutant.names)
+        if not chosen:
             chosen = set(self.by_module.get(mutant.path, ()))
-        else:
-            names, todo = set(), list(mutant.names)
-            while todo:
-                name = todo.pop()
-                if name in names:
-                    continue
-                names.add(name)
-                todo += self.feeds.get(name, ())
-                for path in self.anywhere.get(name, ()):
-                    chosen |= self.by_module.get(path, set())
-                for line in self.uses.get(name, ()):
-                    chosen |= self.by_line.get(line, set())
-            words = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(names))) + r")\b")
-            files = {path for path, text in self.test_texts.items() if words.search(text)}
-            chosen |= {nodeid for nodeid in self.tests if nodeid.split("::")[0] in files}
         # A test file may have gone since the traced run (the tree is a working copy).
         files = {nodeid.split("::")[0] for nodeid in chosen}
         gone = {path for path in files if not (REPO / path).is_file()}
