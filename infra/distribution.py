@@ -102,19 +102,23 @@ class Distribution:
         return self.error_caching_min_ttl.get(status, self.default_error_caching_min_ttl)
 
 
-# Errors worth remembering briefly (the viewer's mistake, a missing original, an original
-# imgedge refuses to process: too large, too many pixels, corrupt or not an image) and those
-# that must reach the origin again at once (a transient failure, an access problem). The
-# resizer answers its refusals with 415 because CloudFront caches it (with the max-age the
-# resizer sends) where it would never cache 413 or 422: a repeat within the TTL does not
-# read the original again.
-BRIEFLY_CACHED_ERRORS = (400, 404, 415)
+# Errors worth remembering briefly (the viewer's mistake, a missing original) and those
+# that must reach the origin again at once (a transient failure, an access problem).
+# The resizer's refusals of an original (too large, too many pixels, corrupt, not an image)
+# are 415 with the max-age it sends: CloudFront caches a 415 that carries one (for the
+# longer of it and the default 10 s), where it never caches 413 or 422, so a repeat within
+# the TTL does not read the original again. 415 itself cannot be named here.
+BRIEFLY_CACHED_ERRORS = (400, 404)
 UNCACHED_ERRORS = (403, 500, 502, 503, 504)
+CUSTOM_ERROR_CODES = frozenset({400, 403, 404, 405, 414, 416, 500, 501, 502, 503, 504})
+"""The only statuses a distribution's custom error responses may name (CloudFront API
+Reference, "CustomErrorResponse": ErrorCode's valid values); CloudFormation refuses others."""
 
 
 def describe(config: Config) -> Distribution:
     """The distribution for one imgedge configuration."""
     ttls = {status: config.error_max_age for status in BRIEFLY_CACHED_ERRORS}
     ttls |= {status: 0 for status in UNCACHED_ERRORS}
+    assert ttls.keys() <= CUSTOM_ERROR_CODES, "CloudFront takes no TTL for these statuses"
     policy = CachePolicy(max_ttl=max(config.derivative_max_age, CachePolicy.default_ttl))
     return Distribution(cache_policy=policy, error_caching_min_ttl=MappingProxyType(ttls))

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.distribution import Distribution, describe
+from infra.distribution import CUSTOM_ERROR_CODES, Distribution, describe
 from shared.trace_context import AWS_TRACE_HEADER, EDGE_TIMING_HEADER, EDGE_TRACE_HEADER
 from tests.infra.conftest import HOME_REGION, Files, Synthesized
 from tests.infra.templates import (
@@ -358,7 +358,8 @@ def test_errors_are_cached_briefly_and_5xx_never(
         for e in distribution(synthesized)["CustomErrorResponses"]
     }
     assert ttls == dict(spec.error_caching_min_ttl)
-    assert ttls == {400: 30, 404: 30, 415: 30, 403: 0, 500: 0, 502: 0, 503: 0, 504: 0}
+    assert ttls == {400: 30, 404: 30, 403: 0, 500: 0, 502: 0, 503: 0, 504: 0}
+    assert ttls.keys() <= CUSTOM_ERROR_CODES
 
 
 def test_cache_key_is_the_rewritten_uri_alone(synthesized: Synthesized, spec: Distribution) -> None:
