@@ -220,3 +220,8 @@ def test_without_a_path_or_the_environment_the_baked_file_is_read(
     baked.write_text("error_max_age = 9\n")
     assert load_config().error_max_age == 9
     assert config_module.BAKED_CONFIG.name == "imgedge.toml"
+
+
+def test_a_configuration_is_frozen() -> None:
+    with pytest.raises(AttributeError):
+        Config().error_max_age = 1  # type: ignore[misc]

@@ -19,7 +19,7 @@ from shared.errors import (
     SignatureInvalid,
     SourceNotFound,
 )
-from shared.trace_context import EdgeTiming
+from shared.trace_context import EDGE_TIMING_HEADER, EDGE_TRACE_HEADER, EdgeTiming
 from tests.conftest import EVENTS
 
 VIEWER_REQUEST: dict[str, Any] = json.loads((EVENTS / "viewer_request.json").read_text())
@@ -58,6 +58,9 @@ def test_a_generated_response_in_cloudfronts_shape(
     assert headers["cache-control"] == [{"key": "Cache-Control", "value": "public, max-age=30"}]
     assert headers["x-content-type-options"] == [
         {"key": "X-Content-Type-Options", "value": "nosniff"}
+    ]
+    assert headers["content-security-policy"] == [
+        {"key": "Content-Security-Policy", "value": "default-src 'none'"}
     ]
     for name, values in headers.items():  # CloudFront's shape, or it answers 502
         assert [set(value) for value in values] == [{"key", "value"}]
@@ -120,3 +123,10 @@ def test_an_event_without_its_type_or_request_id_is_a_viewer_request_of_unknown_
     assert timing is not None
     assert (timing.event_type, timing.request_id) == ("viewer-request", "unknown")
     assert result["headers"]["x-imgedge-edge"][0]["key"] == "X-Imgedge-Edge"
+
+
+def test_the_forwarded_trace_headers_have_the_names_the_origin_policy_forwards() -> None:
+    forwarded = EDGE(event(), None)["headers"]
+    assert (EDGE_TRACE_HEADER, EDGE_TIMING_HEADER) == ("x-imgedge-trace", "x-imgedge-edge")
+    assert forwarded[EDGE_TRACE_HEADER][0]["key"] == "X-Imgedge-Trace"
+    assert forwarded[EDGE_TIMING_HEADER][0]["key"] == "X-Imgedge-Edge"

@@ -13,6 +13,7 @@ ROOTS_READ = [
     "1-00000000-000000000000000000000000",
     "1-ffffffff-ffffffffffffffffffffffff",
     "1-99999999-aaaaaaaaaaaaaaaaaaaaaaaa",
+    "1-aaaaaaaa-999999999999999999999999",
     "1-5759e988-bd862e3fe1be46a994272793",
 ]
 ROOTS_IGNORED = [
