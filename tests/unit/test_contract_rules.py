@@ -16,6 +16,7 @@ from __future__ import annotations
 import pytest
 
 from edge_router.normalize import accepted_types, negotiate, normalize
+from shared import formats
 from shared.config import Config
 from shared.contract import ImageRequest, check_size, snap_quality, snap_size
 from shared.errors import InvalidRequest
@@ -156,6 +157,21 @@ KEEP = [
     ("/a.png.jpg", "jpeg"),
     ("/a.jpg.png", "png"),
 ]
+
+
+# Every extension a source key may end with, and the format it names (case aside).
+EXTENSIONS = {
+    ".jpg": "jpeg", ".jpeg": "jpeg", ".png": "png", ".apng": "png", ".gif": "gif",
+    ".webp": "webp", ".avif": "avif", ".heic": "heic", ".heif": "heif", ".tif": "tiff",
+    ".tiff": "tiff", ".bmp": "bmp", ".svg": "svg",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(("extension", "name"), EXTENSIONS.items())
+def test_each_extension_names_its_format(extension: str, name: str) -> None:
+    for spelled in (extension, extension.upper()):
+        named = formats.from_extension(spelled)
+        assert named is not None and named.name == name
 
 
 @pytest.mark.parametrize(("uri", "fmt"), KEEP)
@@ -313,6 +329,7 @@ def test_any_allowed_quality_is_spelled_in_a_key() -> None:
         {"format": "gif"},  # not an output format
         {"format": "jpg"},  # an f= spelling, not a format
         {"format": "webp", "fit": "fill"},
+        {"format": "webp", "width": 256, "height": 256, "fit": "fill"},
         {"format": "webp", "width": 256, "fit": "contain"},  # fit needs both sides
         {"format": "webp", "height": 256, "fit": "inside"},
         {"format": "webp", "fit": "contain"},

@@ -242,6 +242,8 @@ def test_orientations_5_to_8_swap_the_sides(orientation: int, size: tuple[int, i
         (6, (7, 0)),
         (7, (7, 6)),
         (8, (0, 6)),
+        (0, (0, 0)),  # no EXIF orientation, or one outside 1..8: upright
+        (9, (0, 0)),
     ],
 )
 def test_a_reversed_side_starts_with_the_dct_padding(
