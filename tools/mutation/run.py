@@ -290,6 +290,7 @@ class Plan:
     explicit_only: bool
     verbose: bool
     run_documented: bool
+    only: set[str] = field(default_factory=set)  # mutant ids; empty: every mutant
 
 
 def _preload() -> None:
@@ -585,7 +586,12 @@ def run(plan: Plan) -> int:
     began = time.monotonic()
     snapshot = _snapshot()
     sources = {path: snapshot[path].decode("utf-8") for path in plan.modules}
-    all_mutants = [m for path in plan.modules for m in mutants(path, sources[path])]
+    all_mutants = [
+        m
+        for path in plan.modules
+        for m in mutants(path, sources[path])
+        if not plan.only or m.ident in plan.only
+    ]
     mode = "explicit @examples only" if plan.explicit_only else "Hypothesis derandomized"
     print(
         f"imgedge mutation run: {len(all_mutants)} mutants in {len(plan.modules)} modules, "
@@ -622,7 +628,7 @@ def _run_all(
     sources = {path: snapshot[path].decode("utf-8") for path in plan.modules}
     selector = _Selector(tests, snapshot)
     kills: dict[str, int] = {}
-    docs = {} if plan.run_documented else documented()
+    docs = {} if plan.run_documented or plan.only else documented()
     queue = deque(m for m in all_mutants if m.ident not in docs)
     results = [Result(m, docs[m.ident], 0.0, 0) for m in all_mutants if m.ident in docs]
     total = len(all_mutants)
@@ -711,7 +717,7 @@ def _report(plan: Plan, results: list[Result], seconds: float) -> int:
             print(f"  {m.path}:{m.line} [{m.ident}] by {r.killer}: {m.describe()}")
     present = {r.mutant.ident for r in results}
     stale = sorted(ident for ident in docs if ident not in present)
-    if stale and set(plan.modules) == set(core_modules()):
+    if stale and not plan.only and set(plan.modules) == set(core_modules()):
         print(f"\nin docs/mutation.md but no such mutant any more: {', '.join(stale)}")
     minutes, secs = divmod(round(seconds), 60)
     print(f"\n{date.today().isoformat()}: took {minutes}m{secs:02d}s with {plan.jobs} workers")
@@ -757,6 +763,9 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
         action="store_true",
         help="Hypothesis runs only @example cases: what kills a mutant whatever the seed",
     )
+    parser.add_argument(
+        "--id", action="append", default=[], metavar="ID", help="run only this mutant (repeatable)"
+    )
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     parser.add_argument("--show", metavar="ID", help="print one mutant as a diff")
     parser.add_argument(
@@ -775,4 +784,5 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     if args.show:
         raise SystemExit(_show(modules, args.show))
     jobs = max(1, args.jobs)
-    raise SystemExit(run(Plan(modules, jobs, args.explicit_only, args.verbose, args.all)))
+    plan = Plan(modules, jobs, args.explicit_only, args.verbose, args.all, set(args.id))
+    raise SystemExit(run(plan))
