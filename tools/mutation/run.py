@@ -127,6 +127,7 @@ def _enter_child(slot: Slot, explicit_only: bool) -> None:
     slot, Hypothesis's profile for mutation runs."""
     os.setpgid(0, 0)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     log = os.open(slot.log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     os.dup2(log, 1)
     os.dup2(log, 2)
@@ -359,12 +360,14 @@ def _coverage(slots: list[Slot], explicit_only: bool) -> dict[str, dict[str, Any
             coverage = _Coverage(names, slot.result)
             return _pytest(group, _coverage_plugin(coverage))
 
-        pids[_fork(slot, body)] = slot
+        slot.pid = _fork(slot, body)  # the run's cleanup kills it if the run is stopped
+        pids[slot.pid] = slot
     tests: dict[str, dict[str, Any]] = {}
     failed: list[str] = []
     while pids:
         pid, status = os.waitpid(-1, 0)
         slot = pids.pop(pid)
+        slot.pid = 0
         if not slot.result.exists():
             sys.stdout.write(slot.log.read_text(errors="replace")[-4000:])
             raise SystemExit(f"the traced run of the tests failed (status {status})")
@@ -582,8 +585,14 @@ def documented() -> dict[str, str]:
     return out
 
 
+def _stop(signum: int, frame: FrameType | None) -> None:
+    """SIGTERM ends a run as Ctrl-C does: its runs killed, its temporary copies removed."""
+    raise SystemExit(128 + signum)
+
+
 def run(plan: Plan) -> int:
     began = time.monotonic()
+    signal.signal(signal.SIGTERM, _stop)
     snapshot = _snapshot()
     sources = {path: snapshot[path].decode("utf-8") for path in plan.modules}
     all_mutants = [
