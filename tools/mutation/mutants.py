@@ -16,8 +16,9 @@ Operators (the name each mutant reports):
     regex     a pattern given to ``re``: a quantifier's bound +/- 1, an optional part made
               mandatory, + <-> *, a class's member or range end changed, an alternative or
               an anchor dropped
-    drop      one constant member of a tuple, list, set or dict literal removed
-    swap      two neighbouring constants of a short tuple or list exchanged
+    drop      one member of a tuple, list, set or dict literal removed (a constant; outside
+              functions a name too)
+    swap      two neighbouring members of a short tuple or list exchanged (the same)
     call      min <-> max, any <-> all
     negate    ``if x:`` -> ``if not x:`` (x a name, attribute, call or subscript)
     delete    a statement inside a function replaced by ``pass`` (a call, raise, assert,
@@ -111,6 +112,7 @@ class _Context:
     prose: bool = False  # inside a raise or a problem message: strings are not mutated
     regex: bool = False  # the pattern argument of an ``re`` function
     format_spec: bool = False
+    subscript: bool = False  # inside the brackets of a subscript
 
 
 @dataclass
@@ -203,6 +205,8 @@ class _Walker:
             return context
         if isinstance(node, ast.FormattedValue) and name == "format_spec":
             return _replace(context, format_spec=True)
+        if isinstance(node, ast.Subscript) and name == "slice":
+            return _replace(context, subscript=True, regex=False)
         return _replace(context, regex=False)
 
     @staticmethod
@@ -297,7 +301,7 @@ def _candidates(node: ast.AST, context: _Context, last: bool) -> Iterator[Candid
     elif isinstance(node, ast.Tuple | ast.List | ast.Set) and not isinstance(
         getattr(node, "ctx", ast.Load()), ast.Store | ast.Del
     ):
-        yield from _sequence(node)
+        yield from _sequence(node, context)
     elif isinstance(node, ast.Dict):
         yield from _mapping(node)
     elif isinstance(node, ast.Call):
@@ -357,18 +361,34 @@ def _constant(node: ast.Constant, context: _Context) -> Iterator[Candidate]:
         yield "string", ast.Constant(other_bytes), repr(value), repr(other_bytes)
 
 
-def _sequence(node: ast.Tuple | ast.List | ast.Set) -> Iterator[Candidate]:
+def _sequence(node: ast.Tuple | ast.List | ast.Set, context: _Context) -> Iterator[Candidate]:
+    """Drops and swaps of a literal's members: constants anywhere; names too outside
+    functions, where a literal is data (``FALLBACKS = (JPEG, WEBP, PNG, AVIF)``), not a
+    tuple of values on their way somewhere."""
+
+    def member(elt: ast.expr) -> bool:
+        data = isinstance(elt, ast.Name | ast.Attribute) and not context.in_function
+        return isinstance(elt, ast.Constant) or data
+
+    def differ(a: ast.expr, b: ast.expr) -> bool:
+        if isinstance(a, ast.Constant) and isinstance(b, ast.Constant):
+            return bool(a.value != b.value)
+        return ast.dump(a) != ast.dump(b)
+
+    if context.subscript:
+        return  # a type's parameters (tuple[int, int]), not data
+
     elts = node.elts
     if len(elts) >= 2:
         for i, elt in enumerate(elts):
-            if isinstance(elt, ast.Constant):
+            if member(elt):
                 new = copy.deepcopy(node)
                 del new.elts[i]
                 yield "drop", new, _text(node), _text(new)
     if isinstance(node, ast.Tuple | ast.List) and 2 <= len(elts) <= _SWAP_MAX_LEN:
         for i in range(len(elts) - 1):
             a, b = elts[i], elts[i + 1]
-            if isinstance(a, ast.Constant) and isinstance(b, ast.Constant) and a.value != b.value:
+            if member(a) and member(b) and differ(a, b):
                 new = copy.deepcopy(node)
                 new.elts[i], new.elts[i + 1] = new.elts[i + 1], new.elts[i]
                 yield "swap", new, _text(node), _text(new)
