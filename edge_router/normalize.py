@@ -8,8 +8,21 @@ Viewer parameters (names and values case-insensitive, any order, unknown ones ig
     fit=cover|contain|inside only meaningful with both sides; cover is the default
     p=NAME                   a named preset from the configuration, alone (p=thumb is
                              exactly its query, e.g. s=256x256&f=webp: the same key)
+    g=center|n|ne|...|smart  where a cover crop sits (compass names spelled out too)
+    fp=X,Y                   a focal point, fractions of the upright original (overrides g)
+    dpr=1..4                 multiplies s before snapping (one decimal)
+    r=0|90|180|270           clockwise, after the EXIF orientation
+    flip=h|v|hv              mirror after r
+    blur=N  sharpen=N        sigmas, snapped to the configuration's allow-lists (0: none)
+    bg=RRGGBB                padding and flattening colour (allow-list; any if signed)
+    crop=X,Y,W,H             a region of the upright original in pixels (signed only)
+    wm=NAME                  a watermark from the configuration
     sig=KEYID.MAC            a signature (shared/signing.py): sizes are then not snapped,
-                             any size within the hard limit; a bad one is a 403
+                             any size within the hard limit, crop and any bg; a bad one is
+                             a 403
+
+g, fp and dpr only modify a size: alone they ask for no transform. Options that do not
+apply are dropped rather than forking the key (g without a cover crop, dpr without s).
 
 A parameter repeated with the same value is fine; with different values it is ambiguous
 and refused. Without any of these parameters the request is for the original, byte for
@@ -22,13 +35,16 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, unquote
 
-from shared import formats
+from shared import formats, transforms
 from shared.config import Config
 from shared.contract import FITS, MAX_KEY_BYTES, ImageRequest
 from shared.errors import InvalidRequest
 from shared.signing import SIGNATURE_PARAM, verify
 
-TRANSFORM_PARAMS = ("s", "f", "q", "fit", "p")
+MODIFIERS = ("g", "fp", "dpr")  # change how a size is met; alone they ask for nothing
+TRANSFORM_PARAMS = (
+    "s", "f", "q", "fit", "p", "r", "flip", "blur", "sharpen", "bg", "crop", "wm", *MODIFIERS
+)  # fmt: skip
 READ_PARAMS = (*TRANSFORM_PARAMS, SIGNATURE_PARAM)
 AUTO = "auto"
 
@@ -40,6 +56,10 @@ MAX_QUERY_FIELDS = 32
 
 _SIZE = re.compile(r"([0-9]{1,5})?x([0-9]{1,5})?")
 _QUALITY = re.compile(r"[0-9]{1,3}")
+_FRACTION = re.compile(r"(?:0|1)?(?:\.[0-9]{1,6})?")
+_DPR = re.compile(r"[0-9](?:\.[0-9])?")
+_SIGMA = re.compile(r"[0-9]{1,3}(?:\.[0-9]{1,2})?")
+_CROP = re.compile(r"([0-9]{1,5}),([0-9]{1,5}),([0-9]{1,5}),([0-9]{1,5})")
 
 
 def normalize(uri: str, querystring: str, accept: str | None, config: Config) -> ImageRequest:
@@ -56,7 +76,8 @@ def normalize(uri: str, querystring: str, accept: str | None, config: Config) ->
     signature = params.pop(SIGNATURE_PARAM, None)
     if "p" in params:
         params = _preset(params, config)
-    if not params:
+    if not set(params) - set(MODIFIERS):
+        _gravity(params.get("g")), _focus(params.get("fp")), _dpr(params.get("dpr"))  # valid
         if signature is not None:
             raise InvalidRequest("sig signs a transform; there is none")
         try:
@@ -72,8 +93,18 @@ def normalize(uri: str, querystring: str, accept: str | None, config: Config) ->
         height=height,
         fit=_choice(params, "fit", FITS) or "cover",
         quality=_quality(params.get("q")),
+        dpr=_dpr(params.get("dpr")),
+        crop=_crop(params.get("crop")),
+        gravity=_gravity(params.get("g")),
+        focus=_focus(params.get("fp")),
+        rotate=_rotation(params.get("r")),
+        flip=_choice(params, "flip", transforms.FLIPS) or "",
+        blur=_sigma("blur", params.get("blur")),
+        sharpen=_sigma("sharpen", params.get("sharpen")),
+        background=_colour(params.get("bg")),
+        watermark=params.get("wm"),
         config=config,
-        exact_size=signature is not None,
+        signed=signature is not None,
     )
     if signature is not None:
         verify(request.key, signature, dict(config.signing_keys))
@@ -108,13 +139,13 @@ def _transform_params(querystring: str) -> dict[str, str]:
 
 def _preset(params: dict[str, str], config: Config) -> dict[str, str]:
     if len(params) > 1:
-        raise InvalidRequest("p cannot be combined with s, f, q or fit")
+        raise InvalidRequest("p cannot be combined with other transform parameters")
     query = config.presets.get(params["p"])
     if query is None:
         raise InvalidRequest(f"unknown preset (known: {', '.join(sorted(config.presets))})")
     expanded = _transform_params(query)
     if "p" in expanded or not expanded:
-        raise InvalidRequest("preset must name s, f, q or fit")
+        raise InvalidRequest("preset must name a transform other than p")
     return expanded
 
 
@@ -137,6 +168,73 @@ def _quality(value: str | None) -> int | None:
     if not _QUALITY.fullmatch(value) or not 1 <= int(value) <= 100:
         raise InvalidRequest("q must be a whole number in 1..100")
     return int(value)
+
+
+def _dpr(value: str | None) -> float | None:
+    if value is None:
+        return None
+    if not _DPR.fullmatch(value) or not 1 <= float(value) <= 4:
+        raise InvalidRequest("dpr must lie in 1..4, with at most one decimal")
+    return float(value)
+
+
+def _gravity(value: str | None) -> str | None:
+    if value is None:
+        return None
+    gravity = transforms.GRAVITY_SPELLINGS.get(value)
+    if gravity is None:
+        raise InvalidRequest(
+            "g must be one of center, north, northeast, east, southeast, south, southwest,"
+            " west, northwest (or c, n, ne, ...), smart"
+        )
+    return gravity
+
+
+def _focus(value: str | None) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    x, sep, y = value.partition(",")
+    if not sep or not all(v and v != "." and _FRACTION.fullmatch(v) for v in (x, y)):
+        raise InvalidRequest("fp must be X,Y with each a fraction in 0..1, such as 0.3,0.25")
+    if not all(0 <= float(v) <= 1 for v in (x, y)):
+        raise InvalidRequest("fp must be X,Y with each a fraction in 0..1, such as 0.3,0.25")
+    return float(x), float(y)
+
+
+def _rotation(value: str | None) -> int:
+    if value is None:
+        return 0
+    if value not in ("0", "90", "180", "270"):
+        raise InvalidRequest("r must be 0, 90, 180 or 270 (clockwise)")
+    return int(value)
+
+
+def _sigma(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    if not _SIGMA.fullmatch(value) or float(value) > transforms.MAX_EFFECT_SIGMA:
+        raise InvalidRequest(f"{name} must be a number in 0..100 (a sigma in pixels)")
+    return float(value)
+
+
+def _colour(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not transforms.COLOUR.fullmatch(value):
+        raise InvalidRequest("bg must be RRGGBB, six hex digits such as ffffff")
+    return value
+
+
+def _crop(value: str | None) -> tuple[int, int, int, int] | None:
+    if value is None:
+        return None
+    match = _CROP.fullmatch(value)
+    if match is None:
+        raise InvalidRequest("crop must be X,Y,W,H in whole pixels of the upright original")
+    left, top, width, height = (int(v) for v in match.groups())
+    if width == 0 or height == 0:
+        raise InvalidRequest("crop must have a width and height of 1 or more")
+    return left, top, width, height
 
 
 def _choice(params: dict[str, str], name: str, allowed: tuple[str, ...]) -> str | None:

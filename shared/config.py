@@ -18,7 +18,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from shared import formats
+from shared import formats, transforms
 
 OUTPUT_FORMATS = formats.OUTPUT_FORMATS
 """Every format the resizer can encode (``shared.formats``); a configuration may enable a
@@ -62,6 +62,41 @@ def _default_presets() -> Mapping[str, str]:
 
 _PRESET_NAME = _KEY_ID = re.compile(r"[a-z0-9_-]{1,32}")
 
+DEFAULT_BLUR_SIGMAS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
+DEFAULT_SHARPEN_SIGMAS = (0.5, 1.0, 2.0)
+
+
+@dataclass(frozen=True)
+class Watermark:
+    """An overlay ``wm=NAME`` puts on the output: an image in the originals bucket, scaled
+    to ``scale`` of the output's width (never enlarged), placed by ``gravity`` (a compass
+    point or "center") ``margin`` of the output's shorter side from the edges, drawn at
+    ``opacity``. Replacing the overlay purges the derivatives that carry it."""
+
+    key: str
+    gravity: str = "se"
+    margin: float = 0.03
+    scale: float = 0.25
+    opacity: float = 1.0
+
+    def problems(self, name: str) -> list[str]:
+        where = f"watermarks.{name}"
+        found: list[str] = []
+        if not isinstance(self.key, str) or not self.key or self.key.startswith("/"):
+            found.append(f"{where}.key: must be an originals bucket key such as 'brand/logo.png'")
+        if self.gravity not in transforms.COMPASS:
+            found.append(f"{where}.gravity: must be one of {sorted(transforms.COMPASS)}")
+        for field_name, low, high in (("margin", 0.0, 0.5), ("scale", 0.01, 1.0),
+                                      ("opacity", 0.01, 1.0)):  # fmt: skip
+            value = getattr(self, field_name)
+            if not _is_number(value) or not low <= value <= high:
+                found.append(f"{where}.{field_name}: must be a number in {low}..{high}")
+        return found
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -76,6 +111,15 @@ class Config:
     # Signed URLs (shared/signing.py): key id -> secret. A secret baked into the edge zip:
     # keep this file out of version control when it holds keys. Empty: signing is off.
     signing_keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    # The transforms beyond size and format (shared/transforms.py). Each value a viewer
+    # gives snaps to these, so they bound the key space too. A signed URL may also name
+    # any bg colour and a crop.
+    focal_point_grid: float = 0.05  # fp=X,Y snaps to multiples of this (1/n, n in 2..1000)
+    blur_sigmas: tuple[float, ...] = DEFAULT_BLUR_SIGMAS
+    sharpen_sigmas: tuple[float, ...] = DEFAULT_SHARPEN_SIGMAS
+    background_colours: tuple[str, ...] = ("ffffff", "000000")
+    watermarks: Mapping[str, Watermark] = field(default_factory=lambda: MappingProxyType({}))
 
     # Limits checked before a source is decoded.
     max_source_bytes: int = 50 * 1024 * 1024
@@ -126,6 +170,8 @@ class Config:
                 values[key] = MappingProxyType({**_frozen_qualities(), **value})
             elif key in ("presets", "signing_keys") and isinstance(value, Mapping):
                 values[key] = MappingProxyType(dict(value))
+            elif key == "watermarks" and isinstance(value, Mapping):
+                values[key] = MappingProxyType(_watermarks(value))
             elif isinstance(value, list):
                 values[key] = tuple(value)
             else:
@@ -139,10 +185,29 @@ class Config:
             value = getattr(self, f.name)
             if isinstance(value, tuple):
                 value = list(value)
+            elif f.name == "watermarks":
+                value = {name: _watermark_mapping(mark) for name, mark in value.items()}
             elif isinstance(value, Mapping):
                 value = dict(value)
             out[f.name] = value
         return out
+
+
+def _watermarks(tables: Mapping[str, Any]) -> dict[str, Any]:
+    """``[watermarks.NAME]`` tables as Watermarks (a bad table is kept as it is, to be
+    reported with the other problems)."""
+    known = {f.name for f in fields(Watermark)}
+    out: dict[str, Any] = {}
+    for name, table in tables.items():
+        if isinstance(table, Mapping) and "key" in table and set(table) <= known:
+            out[name] = Watermark(**table)
+        else:
+            out[name] = table
+    return out
+
+
+def _watermark_mapping(mark: Watermark) -> dict[str, Any]:
+    return {f.name: getattr(mark, f.name) for f in fields(mark)}
 
 
 def _problems(config: Config) -> list[str]:
@@ -192,6 +257,7 @@ def _problems(config: Config) -> list[str]:
             problems.append(f"signing_keys: id {key_id!r} must match [a-z0-9_-]{{1,32}}")
         if not isinstance(secret, str) or len(secret) < 16:
             problems.append(f"signing_keys.{key_id}: the secret must be 16 characters or more")
+    _transform_problems(config, problems)
     if config.resampling not in RESAMPLING:
         problems.append(f"resampling: must be one of {list(RESAMPLING)}")
     rate = config.trace_sampling_rate
@@ -200,6 +266,37 @@ def _problems(config: Config) -> list[str]:
     if not isinstance(config.trust_viewer_trace, bool):
         problems.append("trust_viewer_trace: must be true or false")
     return problems
+
+
+def _transform_problems(config: Config, problems: list[str]) -> None:
+    grid = config.focal_point_grid
+    steps = 1 / grid if _is_number(grid) and grid > 0 else 0.0
+    if not 2 <= round(steps) <= 1000 or abs(steps - round(steps)) > 1e-6:
+        problems.append("focal_point_grid: must be 1/n for a whole n in 2..1000, such as 0.05")
+    for name in ("blur_sigmas", "sharpen_sigmas"):
+        values = getattr(config, name)
+        if not values or not all(_is_number(v) for v in values):
+            problems.append(f"{name}: must be a non-empty list of numbers")
+        elif list(values) != sorted(set(values)):
+            problems.append(f"{name}: must be strictly increasing")
+        elif not all(0 < v <= transforms.MAX_EFFECT_SIGMA and round(v, 2) == v for v in values):
+            problems.append(
+                f"{name}: values must lie in 0..{transforms.MAX_EFFECT_SIGMA:g}"
+                " (not 0), with at most two decimals"
+            )
+    for colour in config.background_colours:
+        if not isinstance(colour, str) or not transforms.COLOUR.fullmatch(colour):
+            problems.append(f"background_colours: {colour!r} must be six lower-case hex digits")
+    for name, mark in config.watermarks.items():
+        if not isinstance(name, str) or not transforms.WATERMARK_NAME.fullmatch(name):
+            problems.append(f"watermarks: name {name!r} must match [a-z0-9_]{{1,32}}")
+        if not isinstance(mark, Watermark):
+            problems.append(
+                f"watermarks.{name}: must be a table with key and optionally gravity,"
+                " margin, scale, opacity"
+            )
+        else:
+            problems.extend(mark.problems(name))
 
 
 def load_config(path: str | Path | None = None) -> Config:

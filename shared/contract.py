@@ -5,9 +5,17 @@ the derivative's S3 key, and what the regional resizer parses (again, never trus
 
     key       = "original/" source                  the original, byte for byte
               | geometry "/" format "/" source      a derivative
-    geometry  = size [ "-" fit ] [ "-q" quality ]
+    geometry  = size [ "-" fit ] [ "-crop" X "," Y "," W "," H ]
+                [ "-g" gravity | "-fp" X "," Y ] [ "-r" angle ] [ "-fliph" ]
+                [ "-blur" sigma ] [ "-sharpen" sigma ] [ "-bg" RRGGBB ] [ "-wm" name ]
+                [ "-q" quality ]
     size      = W "x" H | W "x" | "x" H | "full"    (no leading zeros; full = source size)
     fit       = "contain" | "inside"                only with both sides; cover is the default
+    crop      = pixels of the upright original      signed URLs only
+    gravity   = n|ne|e|se|s|sw|w|nw|smart           only for a cover crop; centre: no token
+    X "," Y   = fractions on the focal point grid   only for a cover crop
+    angle     = 90 | 180 | 270                      clockwise; "-fliph" mirrors after it
+    sigma     = a value of the allow-list           blur_sigmas, sharpen_sigmas
     quality   = 1..100                              only for lossy formats, only if not the
                                                     configured default for that format
 
@@ -15,6 +23,8 @@ the derivative's S3 key, and what the regional resizer parses (again, never trus
     640x-q60/jpeg/photos/cat.jpg        s=640x&f=jpeg&q=60
     256x256-contain/png/logo.png        s=256x256&f=png&fit=contain
     full/avif/photos/cat.jpg            f=avif
+    256x256-gsmart/webp/cat.jpg         s=256x256&f=webp&g=smart
+    512x-r90-fliph/jpeg/cat.jpg         s=256x&dpr=2&f=jpeg&r=270&flip=v
     original/photos/cat.jpg             no transform parameter
 
 The parser is strict: only the canonical spelling parses, so a key can never name an
@@ -25,10 +35,10 @@ the edge router's ``normalize``; snapping to the allow-lists lives in ``ImageReq
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from urllib.parse import quote
 
-from shared import formats
+from shared import formats, transforms
 from shared.config import MAX_DIMENSION, Config
 from shared.errors import InvalidRequest
 
@@ -52,6 +62,14 @@ _URI_SAFE = "/!$&'(),;=:@"  # with quote's own letters, digits and "-._" (and "~
 _GEOMETRY = re.compile(
     r"(?:(?P<full>full)|(?P<w>[1-9][0-9]{0,4})?x(?P<h>[1-9][0-9]{0,4})?)"
     r"(?:-(?P<fit>contain|inside))?"
+    r"(?:-crop(?P<crop>(?:0|[1-9][0-9]{0,4}),(?:0|[1-9][0-9]{0,4}),[1-9][0-9]{0,4},[1-9][0-9]{0,4}))?"
+    r"(?:-g(?P<g>n|ne|e|se|s|sw|w|nw|smart)|-fp(?P<fp>[01](?:\.[0-9]{1,4})?,[01](?:\.[0-9]{1,4})?))?"
+    r"(?:-r(?P<r>90|180|270))?"
+    r"(?P<mirror>-fliph)?"
+    r"(?:-blur(?P<blur>[0-9]{1,3}(?:\.[0-9]{1,2})?))?"
+    r"(?:-sharpen(?P<sharpen>[0-9]{1,3}(?:\.[0-9]{1,2})?))?"
+    r"(?:-bg(?P<bg>[0-9a-f]{6}))?"
+    r"(?:-wm(?P<wm>[a-z0-9_]{1,32}))?"
     r"(?:-q(?P<q>[1-9][0-9]{0,2}))?"
 )
 
@@ -80,9 +98,19 @@ def check_source_key(source: str) -> None:
             raise InvalidRequest("empty, '.' or '..' segment in image path")
 
 
+Crop = tuple[int, int, int, int]  # left, top, width, height in upright source pixels
+Point = tuple[float, float]  # x, y as fractions of the upright source (or of its crop)
+
+
 @dataclass(frozen=True)
 class ImageRequest:
-    """What a viewer asked for, in canonical form. ``format is None`` means the original."""
+    """What a viewer asked for, in canonical form. ``format is None`` means the original.
+
+    Beyond size, format, fit and quality (``shared.transforms`` has the vocabulary):
+    ``crop`` a region of the upright original, cut first; ``gravity`` or ``focus`` where a
+    cover crop sits (None and None: centred, or on the focal point stored with the
+    original); ``rotate`` clockwise and ``mirror`` left-right after it; ``blur`` and
+    ``sharpen`` sigmas; ``background`` for padding and flattening; ``watermark`` a name."""
 
     source: str
     format: str | None = None
@@ -90,13 +118,20 @@ class ImageRequest:
     height: int | None = None
     fit: str = DEFAULT_FIT
     quality: int | None = None  # None: the configured default of the format
+    crop: Crop | None = None
+    gravity: str | None = None
+    focus: Point | None = None
+    rotate: int = 0
+    mirror: bool = False
+    blur: float | None = None
+    sharpen: float | None = None
+    background: str | None = None
+    watermark: str | None = None
 
     def __post_init__(self) -> None:
         check_source_key(self.source)
         if self.format is None:
-            if (self.width, self.height, self.quality) != (None, None, None) or (
-                self.fit != DEFAULT_FIT
-            ):
+            if any(getattr(self, f.name) != f.default for f in fields(self)[1:]):
                 raise InvalidRequest("the original takes no transform")
             return
         if self.format not in formats.OUTPUT_FORMATS:
@@ -113,25 +148,89 @@ class ImageRequest:
                 raise InvalidRequest(f"{self.format} takes no quality")
             if not 1 <= self.quality <= 100:
                 raise InvalidRequest("quality must lie in 1..100")
+        self._check_transforms()
+        if len(self.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise InvalidRequest(f"key longer than {MAX_KEY_BYTES} bytes: a shorter path")
+
+    def _check_transforms(self) -> None:
+        if self.crop is not None:
+            left, top, width, height = self.crop
+            if (
+                min(left, top) < 0
+                or min(width, height) < 1
+                or (max(left + width, top + height) > transforms.MAX_CROP_SIDE)
+            ):
+                raise InvalidRequest(f"crop must lie within {transforms.MAX_CROP_SIDE} pixels")
+        if (self.gravity, self.focus) != (None, None) and not self.is_cover_crop:
+            raise InvalidRequest("g and fp apply only to a cover crop (both sides, fit=cover)")
+        if self.gravity is not None and self.focus is not None:
+            raise InvalidRequest("fp and g exclude each other")
+        if self.gravity is not None and self.gravity not in transforms.GRAVITIES:
+            raise InvalidRequest(f"unknown gravity {self.gravity!r}")
+        if self.focus is not None and not all(0 <= v <= 1 for v in self.focus):
+            raise InvalidRequest("fp must lie in 0..1 on both axes")
+        if self.rotate not in transforms.ROTATIONS:
+            raise InvalidRequest("r must be 0, 90, 180 or 270")
+        for name, sigma in (("blur", self.blur), ("sharpen", self.sharpen)):
+            if sigma is not None and not 0 < sigma <= transforms.MAX_EFFECT_SIGMA:
+                raise InvalidRequest(f"{name} must lie in 0..{transforms.MAX_EFFECT_SIGMA:g}")
+        if self.background is not None and not transforms.COLOUR.fullmatch(self.background):
+            raise InvalidRequest("bg must be six hex digits")
+        if self.watermark is not None and not transforms.WATERMARK_NAME.fullmatch(self.watermark):
+            raise InvalidRequest("wm must name a watermark")
 
     @property
     def is_original(self) -> bool:
         return self.format is None
 
     @property
+    def is_cover_crop(self) -> bool:
+        """Whether the output is cut to an exact WxH: where gravity and focus apply."""
+        return None not in (self.width, self.height) and self.fit == DEFAULT_FIT
+
+    @property
+    def quarter_turned(self) -> bool:
+        """Whether ``rotate`` swaps the output's sides."""
+        return self.rotate in (90, 270)
+
+    @property
     def key(self) -> str:
         """The canonical key: S3 derivative key and CloudFront cache key (without '/')."""
         if self.format is None:
             return f"{ORIGINAL_PREFIX}/{self.source}"
+        return f"{self.geometry}/{self.format}/{self.source}"
+
+    @property
+    def geometry(self) -> str:
+        """The key's first segment: the size, then each option not at its default, in the
+        grammar's order."""
         if self.width is None and self.height is None:
-            geometry = FULL_SIZE
+            parts = [FULL_SIZE]
         else:
-            geometry = f"{self.width or ''}x{self.height or ''}"
+            parts = [f"{self.width or ''}x{self.height or ''}"]
         if self.fit != DEFAULT_FIT:
-            geometry += f"-{self.fit}"
+            parts.append(self.fit)
+        if self.crop is not None:
+            parts.append("crop" + ",".join(map(str, self.crop)))
+        if self.gravity is not None:
+            parts.append(f"g{self.gravity}")
+        if self.focus is not None:
+            parts.append("fp" + ",".join(map(transforms.decimal, self.focus)))
+        if self.rotate:
+            parts.append(f"r{self.rotate}")
+        if self.mirror:
+            parts.append("fliph")
+        if self.blur is not None:
+            parts.append(f"blur{transforms.decimal(self.blur)}")
+        if self.sharpen is not None:
+            parts.append(f"sharpen{transforms.decimal(self.sharpen)}")
+        if self.background is not None:
+            parts.append(f"bg{self.background}")
+        if self.watermark is not None:
+            parts.append(f"wm{self.watermark}")
         if self.quality is not None:
-            geometry += f"-q{self.quality}"
-        return f"{geometry}/{self.format}/{self.source}"
+            parts.append(f"q{self.quality}")
+        return "-".join(parts)
 
     @property
     def uri(self) -> str:
@@ -139,12 +238,13 @@ class ImageRequest:
         return uri_of(self.key)
 
     @classmethod
-    def parse(cls, key: str, config: Config, *, any_size: bool = False) -> ImageRequest:
+    def parse(cls, key: str, config: Config, *, signed: bool = False) -> ImageRequest:
         """Parse a canonical key (decoded, no leading '/'); anything else is InvalidRequest.
 
-        ``any_size``: sizes off the allow-list (within MAX_DIMENSION) are canonical too, as a
-        signed URL makes them. The regional resizer parses so; the edge never does, so that a
-        viewer reaches such a key only through a valid signature."""
+        ``signed``: what only a signed URL makes is canonical too (sizes off the allow-list
+        within MAX_DIMENSION, crops, any bg colour). The regional resizer parses so; the
+        edge never does, so that a viewer reaches such a key only through a valid
+        signature."""
         if len(key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
             raise InvalidRequest("key too long")
         head, sep, rest = key.partition("/")
@@ -158,20 +258,29 @@ class ImageRequest:
             raise InvalidRequest("not a canonical key")
         if fmt not in config.formats:
             raise InvalidRequest(f"format {fmt!r} is not enabled")
-        width = int(match["w"]) if match["w"] else None
-        height = int(match["h"]) if match["h"] else None
-        quality = int(match["q"]) if match["q"] else None
         request = cls(
             source=source,
             format=fmt,
-            width=width,
-            height=height,
+            width=_int(match["w"]),
+            height=_int(match["h"]),
             fit=match["fit"] or DEFAULT_FIT,
-            quality=quality,
+            quality=_int(match["q"]),
+            crop=_ints(match["crop"]),  # type: ignore[arg-type]  # four, by the pattern
+            gravity=match["g"],
+            focus=_floats(match["fp"]),  # type: ignore[arg-type]  # two, by the pattern
+            rotate=_int(match["r"]) or 0,
+            mirror=match["mirror"] is not None,
+            blur=_float(match["blur"]),
+            sharpen=_float(match["sharpen"]),
+            background=match["bg"],
+            watermark=match["wm"],
         )
         if request != cls.canonical(
-            source, fmt=fmt, width=width, height=height, fit=request.fit, quality=quality,
-            config=config, exact_size=any_size,
+            source, fmt=fmt, width=request.width, height=request.height, fit=request.fit,
+            quality=request.quality, crop=request.crop, gravity=request.gravity,
+            focus=request.focus, rotate=request.rotate, flip="h" if request.mirror else "",
+            blur=request.blur, sharpen=request.sharpen, background=request.background,
+            watermark=request.watermark, config=config, signed=signed,
         ):  # fmt: skip
             raise InvalidRequest("not a canonical key")
         return request
@@ -186,18 +295,33 @@ class ImageRequest:
         height: int | None = None,
         fit: str = DEFAULT_FIT,
         quality: int | None = None,
+        dpr: float | None = None,
+        crop: Crop | None = None,
+        gravity: str | None = None,
+        focus: Point | None = None,
+        rotate: int = 0,
+        flip: str = "",
+        blur: float | None = None,
+        sharpen: float | None = None,
+        background: str | None = None,
+        watermark: str | None = None,
         config: Config,
-        exact_size: bool = False,
+        signed: bool = False,
     ) -> ImageRequest:
-        """The one canonical request for these (already parsed) values: sizes snap up to the
-        allow-list (the largest allowed size caps them) unless ``exact_size`` (a signed
-        URL), quality snaps to the nearest allowed value, values that change nothing are
-        dropped."""
+        """The one canonical request for these (already parsed) values.
+
+        Sizes are multiplied by ``dpr``, then snap up to the allow-list (the largest allowed
+        size caps them) unless ``signed``; quality, blur and sharpen snap to the nearest
+        allowed value, a focus to the focal point grid; values that change nothing are
+        dropped (a gravity or focus without a cover crop, the centre, jpeg's white bg, a
+        zero blur); crops and bg colours off the allow-list need ``signed``."""
         if fmt is None:
             return cls(source=source)
         if fmt not in config.formats:
             raise InvalidRequest(f"format {fmt!r} is not enabled")
-        snap = check_size if exact_size else snap_size
+        if dpr is not None:
+            width, height = (_times_dpr(side, dpr, signed) for side in (width, height))
+        snap = check_size if signed else snap_size
         width = snap(width, config)
         height = snap(height, config)
         if width is None or height is None:
@@ -208,7 +332,82 @@ class ImageRequest:
             quality = snap_quality(quality, config)
             if config.quality_for(fmt) in (None, quality):  # png has no quality at all
                 quality = None
-        return cls(source=source, format=fmt, width=width, height=height, fit=fit, quality=quality)
+        if crop is not None and not signed:
+            raise InvalidRequest("crop needs a signed URL (sig=)")
+        if None in (width, height) or fit != DEFAULT_FIT:
+            gravity = focus = None  # no cover crop: nothing to place
+        if focus is not None:
+            if not all(0 <= v <= 1 for v in focus):
+                raise InvalidRequest("fp must lie in 0..1 on both axes")
+            grid = config.focal_point_grid
+            focus = (transforms.snap_fraction(focus[0], grid),
+                     transforms.snap_fraction(focus[1], grid))  # fmt: skip
+            gravity = None  # fp overrides g
+        if gravity == transforms.CENTRE:
+            gravity = None
+        try:
+            rotate, mirror = transforms.turn(rotate, flip)
+        except ValueError:
+            raise InvalidRequest("r must be 0, 90, 180 or 270; flip h, v or hv") from None
+        blur = _effect("blur", blur, config.blur_sigmas)
+        sharpen = _effect("sharpen", sharpen, config.sharpen_sigmas)
+        if background is not None:
+            if not signed and background not in config.background_colours:
+                raise InvalidRequest(
+                    f"bg must be one of {', '.join(config.background_colours)}"
+                    " (any colour with a signed URL)"
+                )
+            if background == "ffffff" and not formats.output(fmt).alpha:
+                background = None  # jpeg flattens and pads on white anyway
+        if watermark is not None and watermark not in config.watermarks:
+            known = ", ".join(sorted(config.watermarks)) or "none configured"
+            raise InvalidRequest(f"unknown watermark (known: {known})")
+        return cls(
+            source=source, format=fmt, width=width, height=height, fit=fit, quality=quality,
+            crop=crop, gravity=gravity, focus=focus, rotate=rotate, mirror=mirror, blur=blur,
+            sharpen=sharpen, background=background, watermark=watermark,
+        )  # fmt: skip
+
+
+def _times_dpr(side: int | None, dpr: float, signed: bool) -> int | None:
+    """``side`` times a device pixel ratio of 1..4 in tenths, rounded half up; unsigned,
+    capped at MAX_DIMENSION (the allow-list caps it lower anyway)."""
+    tenths = round(dpr * 10)
+    if not 10 <= tenths <= transforms.MAX_DPR_TENTHS or abs(dpr * 10 - tenths) > 1e-9:
+        raise InvalidRequest("dpr must lie in 1..4, with at most one decimal")
+    if side is None:
+        return None
+    product = (side * tenths + 5) // 10
+    if product > MAX_DIMENSION:
+        if signed:
+            raise InvalidRequest(f"s times dpr must stay within {MAX_DIMENSION}")
+        return MAX_DIMENSION
+    return product
+
+
+def _effect(name: str, sigma: float | None, allowed: tuple[float, ...]) -> float | None:
+    """A blur or sharpen sigma snapped to its allow-list; 0 (or none) is no effect."""
+    if sigma is None or sigma == 0:
+        return None
+    if not 0 < sigma <= transforms.MAX_EFFECT_SIGMA:
+        raise InvalidRequest(f"{name} must lie in 0..{transforms.MAX_EFFECT_SIGMA:g}")
+    return float(transforms.snap_to_list(sigma, allowed))
+
+
+def _int(text: str | None) -> int | None:
+    return int(text) if text is not None else None
+
+
+def _float(text: str | None) -> float | None:
+    return float(text) if text is not None else None
+
+
+def _ints(text: str | None) -> tuple[int, ...] | None:
+    return tuple(int(v) for v in text.split(",")) if text is not None else None
+
+
+def _floats(text: str | None) -> tuple[float, ...] | None:
+    return tuple(float(v) for v in text.split(",")) if text is not None else None
 
 
 def check_size(value: int | None, config: Config) -> int | None:

@@ -84,7 +84,7 @@ def test_a_signed_output_over_the_inline_limit_is_followed_to_the_image(
     stack: Served, s3: Any
 ) -> None:
     put_original(s3, "big/noise.png", noise_png((1800, 1300)), "image/png")
-    request = ImageRequest.parse("1799x/png/big/noise.png", CONFIG, any_size=True)
+    request = ImageRequest.parse("1799x/png/big/noise.png", CONFIG, signed=True)
     sig = signature(request.key, "k1", SECRET)
     url = f"{stack.edge}/big/noise.png?s=1799x&f=png&sig={sig}"
 
@@ -111,7 +111,7 @@ def test_a_signed_output_over_the_inline_limit_is_followed_to_the_image(
 
 def test_the_redirect_is_never_cached(stack: Served, s3: Any) -> None:
     put_original(s3, "big/twice.png", noise_png((1800, 1300)), "image/png")
-    request = ImageRequest.parse("1798x/png/big/twice.png", CONFIG, any_size=True)
+    request = ImageRequest.parse("1798x/png/big/twice.png", CONFIG, signed=True)
     url = f"{stack.edge}/big/twice.png?s=1798x&f=png&sig={signature(request.key, 'k1', SECRET)}"
     assert fetch_once(url).status == 302
     second = fetch_once(url)

@@ -74,7 +74,7 @@ def test_a_signed_size_is_redirected_to_a_signed_url_the_edge_routes_to_it(
 ) -> None:
     use_config(monkeypatch, tmp_path, KEYS_TOML)
     monkeypatch.setattr(responses, "MAX_INLINE_BYTES", 100)
-    request = ImageRequest.parse(key, signed_config(), any_size=True)
+    request = ImageRequest.parse(key, signed_config(), signed=True)
     s3.put_object(Bucket=env.originals, Key=request.source, Body=jpeg_bytes())
 
     response = resizer.handler(function_url_event(request.uri), None)
@@ -91,7 +91,7 @@ def test_a_signed_size_is_redirected_to_a_signed_url_the_edge_routes_to_it(
 
 def test_the_viewer_url_is_signed_exactly_as_a_viewer_would_sign_it() -> None:
     config = signed_config()
-    request = ImageRequest.parse("333x222/png/p.jpg", config, any_size=True)
+    request = ImageRequest.parse("333x222/png/p.jpg", config, signed=True)
     secret = config.signing_keys["new"]
     assert resizer.stored_location(request, config) == (
         f"/p.jpg?s=333x222&f=png&sig={signature(request.key, 'new', secret)}"

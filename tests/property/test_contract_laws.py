@@ -144,7 +144,7 @@ def test_a_leading_zero_makes_no_derivative(request: ImageRequest) -> None:
     head, _, rest = request.key.partition("/")
     for number in re.finditer(r"[0-9]+", "" if request.is_original else head):
         key = f"{head[: number.start()]}0{head[number.start() :]}/{rest}"
-        for any_size in (False, True):
+        for signed in (False, True):
             with pytest.raises(InvalidRequest):
-                ImageRequest.parse(key, CONFIG, any_size=any_size)
+                ImageRequest.parse(key, CONFIG, signed=signed)
         assert normalize(uri_of(key), "", None, CONFIG).key == "original/" + key

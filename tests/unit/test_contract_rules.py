@@ -55,7 +55,7 @@ def test_q100_is_a_quality_like_any_other() -> None:
     request = normalize("/a.jpg", "s=256x&q=100", None, CONFIG)
     assert request.key == "256x-q100/jpeg/a.jpg"
     assert ImageRequest.parse("256x-q100/jpeg/a.jpg", CONFIG) == request
-    assert ImageRequest.parse("256x-q100/jpeg/a.jpg", CONFIG, any_size=True) == request
+    assert ImageRequest.parse("256x-q100/jpeg/a.jpg", CONFIG, signed=True) == request
     assert normalize("/256x-q100/jpeg/a.jpg", "", None, CONFIG) == request
     assert normalize("/a.jpg", "f=avif&q=100", None, CONFIG).key == "full-q100/avif/a.jpg"
     assert ImageRequest(source="a.jpg", format="webp", quality=100).key == "full-q100/webp/a.jpg"
@@ -74,7 +74,7 @@ def test_the_default_quality_is_never_spelled_and_png_has_none() -> None:
     assert normalize("/a.jpg", "f=png&q=100", None, CONFIG).key == "full/png/a.jpg"
     for key in ("full-q50/avif/a.jpg", "full-q80/jpeg/a.jpg", "full-q100/png/a.jpg"):
         with pytest.raises(InvalidRequest):
-            ImageRequest.parse(key, CONFIG, any_size=True)
+            ImageRequest.parse(key, CONFIG, signed=True)
 
 
 # --- keys: no leading zeros ------------------------------------------------------------------
@@ -94,9 +94,9 @@ LEADING_ZEROS = [
 
 @pytest.mark.parametrize("key", LEADING_ZEROS)
 def test_a_key_with_a_leading_zero_is_no_derivative(key: str) -> None:
-    for any_size in (False, True):
+    for signed in (False, True):
         with pytest.raises(InvalidRequest):
-            ImageRequest.parse(key, CONFIG, any_size=any_size)
+            ImageRequest.parse(key, CONFIG, signed=signed)
     assert normalize("/" + key, "", None, CONFIG).key == "original/" + key
 
 
@@ -130,7 +130,7 @@ def test_sizes_at_the_hard_limits() -> None:
         ImageRequest(source="a.jpg", format="png", width=1, height=8192),
         ImageRequest(source="a.jpg", format="png", width=8192, height=1),
     ):
-        assert ImageRequest.parse(request.key, CONFIG, any_size=True) == request
+        assert ImageRequest.parse(request.key, CONFIG, signed=True) == request
     for width in (0, 8193):
         with pytest.raises(InvalidRequest):
             ImageRequest(source="a.jpg", format="png", width=width)
@@ -290,7 +290,7 @@ def test_a_key_in_a_disabled_format_is_no_derivative() -> None:
     for key in ("256x/jpeg/a.jpg", "256x/webp/a.jpg", "full/avif/a.jpg"):
         assert ImageRequest.parse(key, CONFIG).key == key
         with pytest.raises(InvalidRequest):
-            ImageRequest.parse(key, png_only, any_size=True)
+            ImageRequest.parse(key, png_only, signed=True)
         assert normalize("/" + key, "", None, png_only).key == "original/" + key
     assert ImageRequest.parse("256x/png/a.jpg", png_only).key == "256x/png/a.jpg"
     with pytest.raises(InvalidRequest):
@@ -393,7 +393,7 @@ def test_text_that_is_no_unicode_is_refused_not_raised(text: str) -> None:
     with pytest.raises(InvalidRequest):
         ImageRequest(source=text)
     with pytest.raises(InvalidRequest):
-        ImageRequest.parse(text, CONFIG, any_size=True)
+        ImageRequest.parse(text, CONFIG, signed=True)
 
 
 @pytest.mark.parametrize(

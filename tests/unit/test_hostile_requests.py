@@ -74,7 +74,7 @@ def edge(uri: str, query: str = "", accept: str | None = None) -> str:
     assert result["querystring"] == ""
     assert uri_out.isascii() and uri_out.startswith("/") and "?" not in uri_out, uri_out
     key = unquote(uri_out[1:], errors="strict")
-    request = ImageRequest.parse(key, CONFIG, any_size=True)  # signed sizes too
+    request = ImageRequest.parse(key, CONFIG, signed=True)  # signed sizes too
     assert request.uri == uri_out
     try:
         ImageRequest.parse(key, CONFIG)
@@ -480,10 +480,10 @@ def test_the_resizer_takes_a_key_only_in_its_canonical_spelling(text: str) -> No
         status, asked = resizer_asks(raw_path)
         if status == 404:
             key = unquote(raw_path[1:], errors="strict")
-            request = ImageRequest.parse(key, CONFIG, any_size=True)
+            request = ImageRequest.parse(key, CONFIG, signed=True)
             assert request.key == key and asked == [request.source]
     try:
-        request = ImageRequest.parse(text, CONFIG, any_size=True)
+        request = ImageRequest.parse(text, CONFIG, signed=True)
     except InvalidRequest:
         return
     assert request.key == text

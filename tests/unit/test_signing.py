@@ -26,7 +26,7 @@ def test_a_signature_unlocks_an_exact_size() -> None:
     request = normalize("/a.jpg", query, None, CONFIG)
     assert request.key == "300x200/webp/a.jpg"
     # the resizer takes that key; the edge, given it directly, does not
-    assert ImageRequest.parse(request.key, CONFIG, any_size=True) == request
+    assert ImageRequest.parse(request.key, CONFIG, signed=True) == request
     with pytest.raises(InvalidRequest):
         ImageRequest.parse(request.key, CONFIG)
     assert normalize(request.uri, "", None, CONFIG).key == "original/300x200/webp/a.jpg"
@@ -88,7 +88,7 @@ def test_signed_sizes_reach_both_hard_limits(size: str) -> None:
     key = f"{size}/png/a.jpg"
     request = normalize("/a.jpg", signed_query(f"s={size}&f=png", key), None, CONFIG)
     assert request.key == key
-    assert ImageRequest.parse(key, CONFIG, any_size=True) == request
+    assert ImageRequest.parse(key, CONFIG, signed=True) == request
 
 
 @pytest.mark.parametrize("size", ["8193x1", "1x8193", "x8193", "0x1", "1x0"])
