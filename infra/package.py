@@ -306,6 +306,8 @@ def _toml_value(value: Any) -> str:
         return json.dumps(value)  # JSON's escapes are valid in TOML basic strings
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table: a watermark's settings
+        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in sorted(value.items())) + "}"
     raise PackageError(f"cannot write {value!r} as TOML")
 
 

@@ -455,7 +455,7 @@ class _Run:
             return
         try:
             width = NOISE_SIZE[0] - 1
-            request = ImageRequest.parse(f"{width}x/png/{key}", Config(), any_size=True)
+            request = ImageRequest.parse(f"{width}x/png/{key}", Config(), signed=True)
             sig = signature(request.key, *signing)
             first = self.client.get(_path(key), f"s={width}x&f=png&sig={sig}")
             location = first.header("Location")

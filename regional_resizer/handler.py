@@ -114,7 +114,7 @@ def serve(
     head = method == "HEAD"
     # Sizes off the allow-list reach here only through a signed URL: the edge never routes
     # them otherwise, and only CloudFront can call this function (OAC, AWS_IAM auth).
-    request = ImageRequest.parse(_key_of(event["rawPath"]), config, any_size=True)
+    request = ImageRequest.parse(_key_of(event["rawPath"]), config, signed=True)
     made = make_derivative(request, config, storage, deadline, trace)
     if len(made.body) > responses.MAX_INLINE_BYTES:
         # Kept: S3 answers the viewer's next request. Taken back (its original changed

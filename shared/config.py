@@ -115,7 +115,7 @@ class Config:
     # The transforms beyond size and format (shared/transforms.py). Each value a viewer
     # gives snaps to these, so they bound the key space too. A signed URL may also name
     # any bg colour and a crop.
-    focal_point_grid: float = 0.05  # fp=X,Y snaps to multiples of this (1/n, n in 2..1000)
+    focal_point_grid: float = 0.05  # fp=X,Y snaps to multiples of this (1/n, n even)
     blur_sigmas: tuple[float, ...] = DEFAULT_BLUR_SIGMAS
     sharpen_sigmas: tuple[float, ...] = DEFAULT_SHARPEN_SIGMAS
     background_colours: tuple[str, ...] = ("ffffff", "000000")
@@ -271,8 +271,9 @@ def _problems(config: Config) -> list[str]:
 def _transform_problems(config: Config, problems: list[str]) -> None:
     grid = config.focal_point_grid
     steps = 1 / grid if _is_number(grid) and grid > 0 else 0.0
-    if not 2 <= round(steps) <= 1000 or abs(steps - round(steps)) > 1e-6:
-        problems.append("focal_point_grid: must be 1/n for a whole n in 2..1000, such as 0.05")
+    # Even n: the centre and the edges, where compass points lie, are on the grid.
+    if not 2 <= round(steps) <= 1000 or abs(steps - round(steps)) > 1e-6 or round(steps) % 2:
+        problems.append("focal_point_grid: must be 1/n for an even n in 2..1000, such as 0.05")
     for name in ("blur_sigmas", "sharpen_sigmas"):
         values = getattr(config, name)
         if not values or not all(_is_number(v) for v in values):

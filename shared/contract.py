@@ -12,8 +12,9 @@ the derivative's S3 key, and what the regional resizer parses (again, never trus
     size      = W "x" H | W "x" | "x" H | "full"    (no leading zeros; full = source size)
     fit       = "contain" | "inside"                only with both sides; cover is the default
     crop      = pixels of the upright original      signed URLs only
-    gravity   = n|ne|e|se|s|sw|w|nw|smart           only for a cover crop; centre: no token
-    X "," Y   = fractions on the focal point grid   only for a cover crop
+    gravity   = smart                               only for a cover crop
+    X "," Y   = fractions on the focal point grid   only for a cover crop; a compass point
+                                                    is one on the edge (g=n: fp0.5,0)
     angle     = 90 | 180 | 270                      clockwise; "-fliph" mirrors after it
     sigma     = a value of the allow-list           blur_sigmas, sharpen_sigmas
     quality   = 1..100                              only for lossy formats, only if not the
@@ -63,7 +64,7 @@ _GEOMETRY = re.compile(
     r"(?:(?P<full>full)|(?P<w>[1-9][0-9]{0,4})?x(?P<h>[1-9][0-9]{0,4})?)"
     r"(?:-(?P<fit>contain|inside))?"
     r"(?:-crop(?P<crop>(?:0|[1-9][0-9]{0,4}),(?:0|[1-9][0-9]{0,4}),[1-9][0-9]{0,4},[1-9][0-9]{0,4}))?"
-    r"(?:-g(?P<g>n|ne|e|se|s|sw|w|nw|smart)|-fp(?P<fp>[01](?:\.[0-9]{1,4})?,[01](?:\.[0-9]{1,4})?))?"
+    r"(?:-g(?P<g>smart)|-fp(?P<fp>[01](?:\.[0-9]{1,4})?,[01](?:\.[0-9]{1,4})?))?"
     r"(?:-r(?P<r>90|180|270))?"
     r"(?P<mirror>-fliph)?"
     r"(?:-blur(?P<blur>[0-9]{1,3}(?:\.[0-9]{1,2})?))?"
@@ -275,15 +276,16 @@ class ImageRequest:
             background=match["bg"],
             watermark=match["wm"],
         )
-        if request != cls.canonical(
+        canonical = cls.canonical(
             source, fmt=fmt, width=request.width, height=request.height, fit=request.fit,
             quality=request.quality, crop=request.crop, gravity=request.gravity,
             focus=request.focus, rotate=request.rotate, flip="h" if request.mirror else "",
             blur=request.blur, sharpen=request.sharpen, background=request.background,
             watermark=request.watermark, config=config, signed=signed,
-        ):  # fmt: skip
+        )  # fmt: skip
+        if canonical.key != key:  # one spelling per output: "01" or "0.50" is not it
             raise InvalidRequest("not a canonical key")
-        return request
+        return canonical
 
     @classmethod
     def canonical(
@@ -336,6 +338,10 @@ class ImageRequest:
             raise InvalidRequest("crop needs a signed URL (sig=)")
         if None in (width, height) or fit != DEFAULT_FIT:
             gravity = focus = None  # no cover crop: nothing to place
+        if gravity == transforms.CENTRE:
+            gravity = None
+        elif gravity in transforms.COMPASS:  # a compass point: a focus on the region's edge
+            focus, gravity = focus or transforms.COMPASS[gravity], None
         if focus is not None:
             if not all(0 <= v <= 1 for v in focus):
                 raise InvalidRequest("fp must lie in 0..1 on both axes")
@@ -343,8 +349,6 @@ class ImageRequest:
             focus = (transforms.snap_fraction(focus[0], grid),
                      transforms.snap_fraction(focus[1], grid))  # fmt: skip
             gravity = None  # fp overrides g
-        if gravity == transforms.CENTRE:
-            gravity = None
         try:
             rotate, mirror = transforms.turn(rotate, flip)
         except ValueError:

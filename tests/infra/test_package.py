@@ -25,7 +25,7 @@ from infra.package import (
     build_resizer_zip,
     resizer_requirements,
 )
-from shared.config import Config
+from shared.config import Config, Watermark
 from tests.conftest import EVENTS, REPO
 from tests.infra.conftest import PACKAGE_CACHE, Files
 
@@ -77,7 +77,14 @@ def test_both_zips_bake_the_given_configuration(packaged: Built, files: Files) -
 
 
 def test_baked_toml_round_trips_every_kind_of_value() -> None:
-    config = Config(sizes=(10, 20), trace_sampling_rate=1e-05, formats=("webp",))
+    config = Config(
+        sizes=(10, 20),
+        trace_sampling_rate=1e-05,
+        formats=("webp",),
+        blur_sigmas=(0.25, 3.0),
+        background_colours=("ff0000",),
+        watermarks={"logo": Watermark(key="brand/logo \"v2\".png", gravity="nw", opacity=0.5)},
+    )
     assert Config.from_mapping(tomllib.loads(baked_config(config).decode())) == config
 
 
