@@ -113,8 +113,8 @@ class Config:
     signing_keys: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     # The transforms beyond size and format (shared/transforms.py). Each value a viewer
-    # gives snaps to these, so they bound the key space too. A signed URL may also name
-    # any bg colour and a crop.
+    # gives snaps to these, so they bound the key space too (shared/keyspace.py); an empty
+    # list turns the option off. A signed URL may also name any bg colour and a crop.
     focal_point_grid: float = 0.05  # fp=X,Y snaps to multiples of this (1/n, n even)
     blur_sigmas: tuple[float, ...] = DEFAULT_BLUR_SIGMAS
     sharpen_sigmas: tuple[float, ...] = DEFAULT_SHARPEN_SIGMAS
@@ -276,8 +276,8 @@ def _transform_problems(config: Config, problems: list[str]) -> None:
         problems.append("focal_point_grid: must be 1/n for an even n in 2..1000, such as 0.05")
     for name in ("blur_sigmas", "sharpen_sigmas"):
         values = getattr(config, name)
-        if not values or not all(_is_number(v) for v in values):
-            problems.append(f"{name}: must be a non-empty list of numbers")
+        if not all(_is_number(v) for v in values):  # empty: the option is off unsigned
+            problems.append(f"{name}: must be a list of numbers")
         elif list(values) != sorted(set(values)):
             problems.append(f"{name}: must be strictly increasing")
         elif not all(0 < v <= transforms.MAX_EFFECT_SIGMA and round(v, 2) == v for v in values):

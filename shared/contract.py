@@ -357,9 +357,11 @@ class ImageRequest:
         sharpen = _effect("sharpen", sharpen, config.sharpen_sigmas)
         if background is not None:
             if not signed and background not in config.background_colours:
+                allowed = ", ".join(config.background_colours)
                 raise InvalidRequest(
-                    f"bg must be one of {', '.join(config.background_colours)}"
-                    " (any colour with a signed URL)"
+                    f"bg must be one of {allowed} (any colour with a signed URL)"
+                    if allowed
+                    else "bg needs a signed URL here"
                 )
             if background == "ffffff" and not formats.output(fmt).alpha:
                 background = None  # jpeg flattens and pads on white anyway
@@ -393,6 +395,8 @@ def _effect(name: str, sigma: float | None, allowed: tuple[float, ...]) -> float
     """A blur or sharpen sigma snapped to its allow-list; 0 (or none) is no effect."""
     if sigma is None or sigma == 0:
         return None
+    if not allowed:
+        raise InvalidRequest(f"{name} is not enabled here")
     if not 0 < sigma <= transforms.MAX_EFFECT_SIGMA:
         raise InvalidRequest(f"{name} must lie in 0..{transforms.MAX_EFFECT_SIGMA:g}")
     return float(transforms.snap_to_list(sigma, allowed))

@@ -56,6 +56,9 @@ def test_the_default_configuration_count_is_the_one_the_docs_state() -> None:
 def test_each_allow_list_is_a_lever() -> None:
     base = unsigned_variants(Config())
     assert unsigned_variants(Config(blur_sigmas=(1.0,))) < base
+    off = Config(blur_sigmas=(), sharpen_sigmas=(), background_colours=())
+    # Effects 8 x 4 become 1; bg colours per format (3 each, 2 for jpeg: 107 in all) 1 each.
+    assert unsigned_variants(off) == 1 + (base - 1) // (8 * 4) * 40 // 107
     assert unsigned_variants(Config(background_colours=("ffffff",))) < base
     assert unsigned_variants(Config(focal_point_grid=0.1)) < base
     assert unsigned_variants(Config(watermarks={"m": Watermark(key="m.png")})) == 2 * base - 1

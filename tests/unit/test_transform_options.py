@@ -148,3 +148,15 @@ def test_watermarks_read_from_toml_tables() -> None:
     )
     assert config.watermarks["logo"] == Watermark(key="brand/logo.png", opacity=0.6)
     assert Config.from_mapping(config.to_mapping()) == config
+
+
+def test_an_empty_allow_list_turns_an_option_off_for_unsigned_viewers() -> None:
+    config = Config(blur_sigmas=(), sharpen_sigmas=(), background_colours=())
+    for query, message in (
+        ("blur=2", "blur is not enabled"),
+        ("sharpen=1", "sharpen is not enabled"),
+        ("bg=000000", "bg needs a signed URL"),
+    ):
+        with pytest.raises(InvalidRequest, match=message):
+            normalize("/a.png", query, None, config)
+    assert normalize("/a.png", "s=64x&blur=0", None, config).key == "64x/png/a.png"
