@@ -4,6 +4,14 @@ A pure function of the (oriented) source size and the request, computed before a
 is touched, so it is tested without images. Nothing is ever enlarged: a source smaller
 than the request gives a smaller output (for ``contain``, a smaller canvas of the requested
 aspect), never an upscaled one.
+
+Everything is planned in the upright frame (EXIF orientation applied), on the request's
+crop region (the whole source without one). The turn (``r``) comes after the resize, so a
+quarter turn plans the requested sides swapped: ``s`` is the size of the turned output. A
+cover crop's window lies inside the region, placed by the request's focus (centred on it
+as far as the region allows), else its compass gravity (``transforms.COMPASS``: where in
+the region's slack the window sits), else on a focal point the caller gives (the smart
+crop's, or the one stored with the original), else in the centre.
 """
 
 from __future__ import annotations
@@ -12,7 +20,9 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
-from shared.contract import ImageRequest
+from shared import transforms
+from shared.contract import ImageRequest, Point
+from shared.errors import InvalidRequest
 
 Box = tuple[float, float, float, float]
 Size = tuple[int, int]
@@ -30,8 +40,9 @@ are sharper there (docs/engine.md)."""
 
 @dataclass(frozen=True)
 class Plan:
-    """``box`` (left, top, right, bottom) of the source is resized to ``size``; for
-    ``fit=contain`` the result is then centred on a ``canvas`` (None: no padding)."""
+    """``box`` (left, top, right, bottom) of the upright source is resized to ``size``;
+    for ``fit=contain`` the result is then centred on a ``canvas`` (None: no padding). All
+    in the upright frame: a quarter turn swaps the sides of the output afterwards."""
 
     box: Box
     size: Size
@@ -43,45 +54,96 @@ class Plan:
         return self.canvas or self.size
 
 
-def plan(src_w: int, src_h: int, request: ImageRequest) -> Plan:
-    """The geometry of ``request`` applied to a source of ``src_w`` x ``src_h`` pixels."""
-    if src_w < 1 or src_h < 1:
-        raise ValueError(f"source size must be positive, got {src_w}x{src_h}")
-    full: Box = (0.0, 0.0, float(src_w), float(src_h))
-    width, height = request.width, request.height
+def plan(src_w: int, src_h: int, request: ImageRequest, focal_point: Point | None = None) -> Plan:
+    """The geometry of ``request`` applied to an upright source of ``src_w`` x ``src_h``
+    pixels. ``focal_point`` (fractions x, y of the upright source) is where a cover crop
+    centres when the request names no place itself (no focus, no compass gravity): for
+    ``g=smart`` the point the smart crop found, else the one stored with the original."""
+    area = region(src_w, src_h, request)
+    left, top, right, bottom = area
+    reg_w, reg_h = int(right - left), int(bottom - top)
+    width, height = framed(request)
     if width is None or height is None:
         if width is not None:
-            return Plan(full, _scaled(src_w, src_h, min(1.0, width / src_w)))
+            return Plan(area, _scaled(reg_w, reg_h, min(1.0, width / reg_w)))
         if height is not None:
-            return Plan(full, _scaled(src_w, src_h, min(1.0, height / src_h)))
-        return Plan(full, (src_w, src_h))
+            return Plan(area, _scaled(reg_w, reg_h, min(1.0, height / reg_h)))
+        return Plan(area, (reg_w, reg_h))
 
     if request.fit == "cover":
-        return _cover(src_w, src_h, width, height)
+        anchor = _placement(request, src_w, src_h, focal_point)
+        return _cover(area, width, height, anchor)
 
-    inside = _scaled(src_w, src_h, min(1.0, width / src_w, height / src_h))
+    inside = _scaled(reg_w, reg_h, min(1.0, width / reg_w, height / reg_h))
     if request.fit == "inside":
-        return Plan(full, inside)
-    # contain: the requested frame, shrunk as much as the source is smaller than it.
-    k = min(1.0, max(src_w / width, src_h / height))
+        return Plan(area, inside)
+    # contain: the requested frame, shrunk as much as the region is smaller than it.
+    k = min(1.0, max(reg_w / width, reg_h / height))
     frame = _scaled(width, height, k)
     canvas = (max(frame[0], inside[0]), max(frame[1], inside[1]))
-    return Plan(full, inside, None if canvas == inside else canvas)
+    return Plan(area, inside, None if canvas == inside else canvas)
 
 
-def _cover(src_w: int, src_h: int, width: int, height: int) -> Plan:
-    """The centred crop of aspect width:height, scaled to width x height; when the source
-    is too small, that crop at scale 1 (the largest one of the requested aspect)."""
-    if src_w * height > src_h * width:  # source is wider than the target aspect
-        crop_w, crop_h = src_h * width / height, float(src_h)
+def region(src_w: int, src_h: int, request: ImageRequest) -> Box:
+    """The part of the upright source the request samples: its crop, intersected with the
+    source, or the whole source. A crop that misses the source is the viewer's mistake."""
+    if src_w < 1 or src_h < 1:
+        raise ValueError(f"source size must be positive, got {src_w}x{src_h}")
+    if request.crop is None:
+        return (0.0, 0.0, float(src_w), float(src_h))
+    left, top, width, height = request.crop
+    right, bottom = min(left + width, src_w), min(top + height, src_h)
+    if left >= right or top >= bottom:
+        raise InvalidRequest(f"crop lies outside the image ({src_w}x{src_h})")
+    return (float(left), float(top), float(right), float(bottom))
+
+
+def framed(request: ImageRequest) -> tuple[int | None, int | None]:
+    """The requested sides in the upright frame the resize works in: swapped when the
+    output is turned a quarter."""
+    if request.quarter_turned:
+        return request.height, request.width
+    return request.width, request.height
+
+
+Anchor = tuple[str, Point]
+"""Where a cover window goes: ("compass", fractions of the region's slack) or ("centre",
+the point in source pixels it centres on)."""
+
+
+def _placement(request: ImageRequest, src_w: int, src_h: int, focal_point: Point | None) -> Anchor:
+    """How the cover window is placed: the request's focus, its compass gravity, the
+    caller's focal point (``g=smart`` or none), else the centre."""
+    point = request.focus
+    if point is None and request.gravity not in (None, transforms.SMART):
+        return ("compass", transforms.COMPASS[str(request.gravity)])
+    if point is None:
+        point = focal_point
+    if point is None:
+        return ("compass", transforms.COMPASS[transforms.CENTRE])
+    return ("centre", (point[0] * src_w, point[1] * src_h))
+
+
+def _cover(area: Box, width: int, height: int, anchor: Anchor) -> Plan:
+    """The crop of aspect width:height inside ``area``, placed by ``anchor``, scaled to
+    width x height; when the region is too small, that crop at scale 1 (the largest one of
+    the requested aspect)."""
+    left, top, right, bottom = area
+    reg_w, reg_h = right - left, bottom - top
+    if reg_w * height > reg_h * width:  # region is wider than the target aspect
+        crop_w, crop_h = reg_h * width / height, reg_h
     else:
-        crop_w, crop_h = float(src_w), src_w * height / width
+        crop_w, crop_h = reg_w, reg_w * height / width
     # A degenerate aspect (1 x 8192 from a 1-pixel-high strip) still samples a whole pixel.
     crop_w, crop_h = max(crop_w, 1.0), max(crop_h, 1.0)
-    left, top = (src_w - crop_w) / 2, (src_h - crop_h) / 2
-    box = (left, top, left + crop_w, top + crop_h)
-    k = min(1.0, src_w / width, src_h / height)
-    return Plan(box, _scaled(width, height, k))
+    how, (x, y) = anchor
+    if how == "compass":
+        x0, y0 = left + (reg_w - crop_w) * x, top + (reg_h - crop_h) * y
+    else:  # centred on (x, y), as far as the region allows
+        x0 = min(max(x - crop_w / 2, left), right - crop_w)
+        y0 = min(max(y - crop_h / 2, top), bottom - crop_h)
+    k = min(1.0, reg_w / width, reg_h / height)
+    return Plan((x0, y0, x0 + crop_w, y0 + crop_h), _scaled(width, height, k))
 
 
 def _scaled(w: int, h: int, k: float) -> Size:

@@ -39,7 +39,9 @@ def shrink_on_load(source: codecs.Source, request: ImageRequest) -> float:
     scaled, leaves the kernel the room ``plan.DCT_ROOM`` asks; returns the factor (1: none).
 
     The orientation is read from the header first: the decoder scales the stored image,
-    whose sides are swapped for orientations 5-8, so the planned region is turned back."""
+    whose sides are swapped for orientations 5-8, so the planned region is turned back. The
+    region is the one sampled: the crop, or the cover window within it, whose size does not
+    depend on where it is placed (no focal point is known yet, none is needed)."""
     image = source.image
     if image.format not in formats.JPEG.pillow or not source.dct_scalable:
         return 1.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -14,12 +15,16 @@ from regional_resizer.plan import (
     DCT_THREE_EIGHTHS_MAX_ROOM,
     Plan,
     dct_scale,
+    framed,
     oriented,
     plan,
+    region,
     scaled_origin,
 )
 from shared.config import MAX_DIMENSION
 from shared.contract import ImageRequest
+from shared.errors import InvalidRequest
+from shared.transforms import CENTRE, COMPASS
 
 SIDES = st.integers(min_value=1, max_value=20_000)
 WANTED = st.integers(min_value=1, max_value=MAX_DIMENSION)
@@ -251,3 +256,198 @@ def test_a_reversed_side_starts_with_the_dct_padding(
 ) -> None:
     # 450x601 decoded at 1/8 is 57x76: 6 and 7 source pixels more than the source.
     assert scaled_origin((450, 601), (57, 76), 8, orientation) == origin
+
+
+# --- crop, gravity, focus, turn ------------------------------------------------------------
+
+
+def asked(
+    width: int | None = None, height: int | None = None, fit: str = "cover", **options: Any
+) -> ImageRequest:
+    return ImageRequest(
+        source="a.jpg", format="webp", width=width, height=height, fit=fit, **options
+    )
+
+
+@pytest.mark.parametrize(
+    ("src", "req", "expected"),
+    [
+        # a crop is the region every size is taken from
+        ((1000, 800), asked(crop=(100, 50, 400, 300)), Plan((100, 50, 500, 350), (400, 300))),
+        ((1000, 800), asked(100, crop=(100, 50, 400, 300)), Plan((100, 50, 500, 350), (100, 75))),
+        ((1000, 800), asked(200, 200, "inside", crop=(0, 0, 400, 100)),
+         Plan((0, 0, 400, 100), (200, 50))),
+        ((1000, 800), asked(200, 200, "contain", crop=(0, 0, 400, 100)),
+         Plan((0, 0, 400, 100), (200, 50), (200, 200))),
+        ((1000, 800), asked(100, 100, crop=(0, 0, 400, 100)), Plan((150, 0, 250, 100), (100, 100))),
+        # ... intersected with the source
+        ((1000, 800), asked(crop=(900, 700, 400, 300)), Plan((900, 700, 1000, 800), (100, 100))),
+        # a compass gravity puts the window at that edge or corner of the region
+        ((600, 450), asked(300, 300, gravity="w"), Plan((0, 0, 450, 450), (300, 300))),
+        ((600, 450), asked(300, 300, gravity="e"), Plan((150, 0, 600, 450), (300, 300))),
+        ((600, 450), asked(300, 300, gravity="n"), Plan((75, 0, 525, 450), (300, 300))),
+        ((450, 600), asked(300, 300, gravity="n"), Plan((0, 0, 450, 450), (300, 300))),
+        ((450, 600), asked(300, 300, gravity="s"), Plan((0, 150, 450, 600), (300, 300))),
+        ((450, 600), asked(300, 300, gravity="sw"), Plan((0, 150, 450, 600), (300, 300))),
+        ((600, 450), asked(300, 300, gravity="se"), Plan((150, 0, 600, 450), (300, 300))),
+        ((600, 450), asked(300, 300, gravity="nw"), Plan((0, 0, 450, 450), (300, 300))),
+        ((1000, 800), asked(100, 100, crop=(100, 0, 400, 200), gravity="e"),
+         Plan((300, 0, 500, 200), (100, 100))),
+        # a focus centres the window on it, as far as the region allows ...
+        ((600, 450), asked(300, 300, focus=(0.6, 0.5)), Plan((135, 0, 585, 450), (300, 300))),
+        ((600, 450), asked(300, 300, focus=(0.1, 0.5)), Plan((0, 0, 450, 450), (300, 300))),
+        ((600, 450), asked(300, 300, focus=(1.0, 0.0)), Plan((150, 0, 600, 450), (300, 300))),
+        # ... in fractions of the whole upright original, not of the crop
+        ((1000, 800), asked(100, 100, crop=(100, 0, 400, 200), focus=(0.36, 0.5)),
+         Plan((260, 0, 460, 200), (100, 100))),
+        # a quarter turn plans the requested sides swapped: s is the turned output's size
+        ((600, 450), asked(300, 200, rotate=90), Plan((150, 0, 450, 450), (200, 300))),
+        ((600, 450), asked(300, 200, rotate=270, mirror=True),
+         Plan((150, 0, 450, 450), (200, 300))),
+        ((600, 450), asked(300, 200, rotate=180), Plan((0, 25, 600, 425), (300, 200))),
+        ((600, 450), asked(300, rotate=90), Plan((0, 0, 600, 450), (400, 300))),
+        ((600, 450), asked(None, 300, rotate=270), Plan((0, 0, 600, 450), (300, 225))),
+        ((600, 450), asked(300, 150, "contain", rotate=90),
+         Plan((0, 0, 600, 450), (150, 113), (150, 300))),
+    ],
+)  # fmt: skip
+def test_transform_examples(src: tuple[int, int], req: ImageRequest, expected: Plan) -> None:
+    assert plan(*src, req) == expected
+
+
+@pytest.mark.parametrize(
+    "crop", [(1000, 0, 10, 10), (0, 800, 10, 10), (2000, 2000, 5, 5), (1000, 800, 1, 1)]
+)
+def test_a_crop_outside_the_image_is_the_viewers_mistake(crop: tuple[int, int, int, int]) -> None:
+    with pytest.raises(InvalidRequest, match="crop lies outside the image"):
+        plan(1000, 800, asked(100, 100, crop=crop))
+    with pytest.raises(InvalidRequest):
+        region(1000, 800, asked(crop=crop))
+    assert region(1000, 800, asked(crop=(999, 799, 10, 10))) == (999, 799, 1000, 800)
+
+
+def test_the_focal_point_places_a_cover_crop_that_names_no_place() -> None:
+    corner = (0.0, 0.0)
+    assert plan(600, 450, asked(300, 300), corner).box == (0, 0, 450, 450)
+    assert plan(600, 450, asked(300, 300, gravity="smart"), (1.0, 1.0)).box == (150, 0, 600, 450)
+    assert plan(600, 450, asked(300, 300, gravity="smart")).box == (75, 0, 525, 450)  # none yet
+    # a compass gravity or a focus in the request wins
+    assert plan(600, 450, asked(300, 300, gravity="e"), corner).box == (150, 0, 600, 450)
+    assert plan(600, 450, asked(300, 300, focus=(0.6, 0.5)), corner).box == (135, 0, 585, 450)
+    # no cover crop: nothing to place
+    assert plan(600, 450, asked(300, 300, "inside"), corner).box == (0, 0, 600, 450)
+
+
+def test_framed_sides_swap_for_a_quarter_turn_only() -> None:
+    assert framed(asked(300, 200)) == (300, 200)
+    assert framed(asked(300, 200, rotate=180, mirror=True)) == (300, 200)
+    assert framed(asked(300, None, rotate=90)) == (None, 300)
+    assert framed(asked(300, 200, rotate=270)) == (200, 300)
+
+
+CROPS = st.tuples(
+    st.integers(0, 25_000), st.integers(0, 25_000), st.integers(1, 25_000), st.integers(1, 25_000)
+)
+GRAVITIES = st.sampled_from([None, "n", "ne", "e", "se", "s", "sw", "w", "nw", "smart"])
+FRACTIONS = st.floats(0, 1)
+placed = st.builds(
+    asked,
+    WANTED,
+    WANTED,
+    crop=st.none() | CROPS,
+    gravity=GRAVITIES,
+    rotate=st.sampled_from([0, 90, 180, 270]),
+) | st.builds(asked, WANTED, WANTED, crop=st.none() | CROPS, focus=st.tuples(FRACTIONS, FRACTIONS))
+
+
+@given(SIDES, SIDES, placed, st.none() | st.tuples(FRACTIONS, FRACTIONS))
+def test_a_cover_window_lies_in_the_region_with_the_turned_aspect(
+    src_w: int, src_h: int, req: ImageRequest, focal_point: tuple[float, float] | None
+) -> None:
+    try:
+        area = region(src_w, src_h, req)
+    except InvalidRequest:
+        return
+    p = plan(src_w, src_h, req, focal_point)
+    left, top, right, bottom = p.box
+    eps = 1e-6 * max(src_w, src_h)
+    assert area[0] - eps <= left < right <= area[2] + eps
+    assert area[1] - eps <= top < bottom <= area[3] + eps
+    width, height = framed(req)
+    assert width is not None and height is not None
+    if min(right - left, bottom - top) > 1:
+        assert abs((right - left) * height - (bottom - top) * width) <= 1e-6 * width * height
+    # the window spans the region along one axis at least
+    assert right - left >= area[2] - area[0] - eps or bottom - top >= area[3] - area[1] - eps
+    assert p.size[0] <= width and p.size[1] <= height
+    assert p.size[0] <= area[2] - area[0] + 0.5 and p.size[1] <= area[3] - area[1] + 0.5
+
+
+@given(SIDES, SIDES, WANTED, WANTED, st.none() | CROPS, st.tuples(FRACTIONS, FRACTIONS))
+def test_a_focus_is_the_windows_centre_unless_the_region_stops_it(
+    src_w: int,
+    src_h: int,
+    width: int,
+    height: int,
+    crop: tuple[int, int, int, int] | None,
+    focus: tuple[float, float],
+) -> None:
+    req = asked(width, height, crop=crop, focus=focus)
+    try:
+        area = region(src_w, src_h, req)
+    except InvalidRequest:
+        return
+    left, top, right, bottom = plan(src_w, src_h, req).box
+    eps = 1e-6 * max(src_w, src_h)
+    for low, high, start, end, point in (
+        (left, right, area[0], area[2], focus[0] * src_w),
+        (top, bottom, area[1], area[3], focus[1] * src_h),
+    ):
+        centre = (low + high) / 2
+        # centred on the point, or pushed against the region's edge on the point's side
+        assert (
+            abs(centre - point) <= eps
+            or (abs(low - start) <= eps and point < centre)
+            or (abs(high - end) <= eps and point > centre)
+        )
+
+
+@given(SIDES, SIDES, WANTED, WANTED, st.none() | CROPS, GRAVITIES.filter(lambda g: g != "smart"))
+def test_a_compass_gravity_puts_the_window_at_its_edges(
+    src_w: int,
+    src_h: int,
+    width: int,
+    height: int,
+    crop: tuple[int, int, int, int] | None,
+    gravity: str | None,
+) -> None:
+    req = asked(width, height, crop=crop, gravity=gravity)
+    try:
+        area = region(src_w, src_h, req)
+    except InvalidRequest:
+        return
+    left, top, right, bottom = plan(src_w, src_h, req).box
+    ax, ay = COMPASS[gravity or CENTRE]
+    eps = 1e-6 * max(src_w, src_h)
+    for low, high, start, end, anchor in (
+        (left, right, area[0], area[2], ax),
+        (top, bottom, area[1], area[3], ay),
+    ):
+        slack = (end - start) - (high - low)
+        assert abs(low - (start + slack * anchor)) <= eps
+
+
+@given(SIDES, SIDES, placed)
+def test_dct_scale_leaves_room_for_the_sampled_region(
+    src_w: int, src_h: int, req: ImageRequest
+) -> None:
+    try:
+        p = plan(src_w, src_h, req)
+    except InvalidRequest:
+        return
+    left, top, right, bottom = p.box
+    scale = dct_scale(p.box, p.size)
+    if scale > 1:
+        assert (
+            min((right - left) / p.size[0], (bottom - top) / p.size[1]) / scale >= DCT_ROOM[scale]
+        )
