@@ -1,0 +1,232 @@
+"""Every transform parameter through `imgedge serve`: the edge's key, the resizer's pixels,
+the stored derivative, and the 4xx each bad value gets.
+
+The picture is a 400x200 PNG of four coloured quadrants (lossless, so each place in it is
+known): red top-left, green top-right, blue bottom-left, yellow bottom-right. The pixel
+references of each effect are in tests/unit/test_effects.py; here it is the whole path.
+"""
+
+from __future__ import annotations
+
+import io
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from PIL import Image, ImageDraw, ImageStat
+
+from shared.signing import signature
+from tests.conftest import make_s3_client
+from tests.integration.stack_client import (
+    Reply,
+    Served,
+    descendants,
+    fetch,
+    put_original,
+    start_serve,
+    wait_gone,
+)
+
+pytestmark = pytest.mark.integration
+
+SECRET = "transforms-secret-0123"
+CONFIG = f"""
+signing_keys = {{ k1 = "{SECRET}" }}
+[watermarks.logo]
+key = "brand/logo.png"
+gravity = "se"
+margin = 0
+scale = 0.5
+opacity = 1.0
+"""
+RED, GREEN, BLUE, YELLOW = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0)
+MAGENTA = (255, 0, 255)
+
+
+def quadrants() -> bytes:
+    image = Image.new("RGB", (400, 200))
+    draw = ImageDraw.Draw(image)
+    for (left, top), colour in zip(
+        ((0, 0), (200, 0), (0, 100), (200, 100)), (RED, GREEN, BLUE, YELLOW), strict=True
+    ):
+        draw.rectangle((left, top, left + 199, top + 99), fill=colour)
+    return png(image)
+
+
+def png(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    root = tmp_path_factory.mktemp("transforms")
+    config = root / "imgedge.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    served = start_serve(root / "data", "--config", str(config))
+    s3 = make_s3_client(served.s3)
+    put_original(s3, "q.png", quadrants(), "image/png")
+    logo = Image.new("RGBA", (40, 40), (*MAGENTA, 255))
+    put_original(s3, "brand/logo.png", png(logo), "image/png")
+    yield served
+    children = descendants(served.process.pid)
+    assert served.stop(signal.SIGINT) == 0
+    assert wait_gone(children) == set()
+
+
+@pytest.fixture(scope="module")
+def s3(stack: Served) -> Any:
+    return make_s3_client(stack.s3)
+
+
+def get(stack: Served, query: str, path: str = "q.png") -> Reply:
+    return fetch(f"{stack.edge}/{path}?{query}")
+
+
+def rendered(stack: Served, query: str) -> Image.Image:
+    reply = get(stack, query)
+    assert reply.status == 200, reply.body[:300]
+    return reply.image().convert("RGB")
+
+
+def near(pixel: Any, colour: Any, tolerance: int = 12) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], colour, strict=True))
+
+
+def stored(s3: Any, key: str) -> bool:
+    try:
+        s3.head_object(Bucket="derivatives", Key=key)
+    except s3.exceptions.ClientError:
+        return False
+    return True
+
+
+def test_each_option_is_stored_under_its_canonical_key(stack: Served, s3: Any) -> None:
+    cases = {
+        "s=100x100&g=east&f=png": "100x100-fp1,0.5/png/q.png",
+        "s=100x100&fp=0.1,0.4&f=png": "100x100-fp0.1,0.4/png/q.png",
+        "s=100x100&g=smart&f=png": "100x100-gsmart/png/q.png",
+        "s=100x&r=90&f=png": "100x-r90/png/q.png",
+        "s=100x&flip=v&f=png": "100x-r180-fliph/png/q.png",
+        "s=100x&blur=3&f=png": "100x-blur3/png/q.png",
+        "s=100x&sharpen=1&f=png": "100x-sharpen1/png/q.png",
+        "s=160x160&fit=contain&bg=000000&f=png": "160x160-contain-bg000000/png/q.png",
+        "s=200x&wm=logo&f=png": "200x-wmlogo/png/q.png",
+    }
+    for query, key in cases.items():
+        reply = get(stack, query)
+        assert reply.status == 200, (query, reply.body[:300])
+        assert reply.headers["Content-Type"] == "image/png"
+        assert stored(s3, key), (query, key)
+
+
+def test_dpr_and_respellings_share_one_cache_entry(stack: Served) -> None:
+    first = get(stack, "s=128x&dpr=2&f=webp")
+    assert first.status == 200
+    assert first.image().size == (256, 128)
+    for same in ("s=256x&f=webp", "f=webp&s=256x&g=c", "s=256x&f=webp&dpr=1&fp=0.2,0.2"):
+        again = get(stack, same)
+        assert again.headers["X-Cache"] == "Hit from cloudfront", same
+        assert again.body == first.body
+    turned = get(stack, "s=64x&f=png&r=270&flip=v")
+    assert turned.status == 200
+    assert get(stack, "s=64x&f=png&r=90&flip=h").headers["X-Cache"] == "Hit from cloudfront"
+
+
+def test_compass_gravity_and_focal_point_place_the_cover_crop(stack: Served) -> None:
+    west = rendered(stack, "s=100x100&g=west&f=png")
+    east = rendered(stack, "s=100x100&g=e&f=png")
+    centre = rendered(stack, "s=100x100&f=png")
+    assert near(west.getpixel((5, 5)), RED) and near(west.getpixel((95, 5)), RED)
+    assert near(east.getpixel((5, 5)), GREEN) and near(east.getpixel((95, 95)), YELLOW)
+    assert near(centre.getpixel((5, 5)), RED) and near(centre.getpixel((95, 5)), GREEN)
+    focused = rendered(stack, "s=100x100&fp=0.9,0.5&f=png")
+    assert list(focused.getdata()) == list(east.getdata())  # clamped to the same window
+
+
+def test_turns_and_mirrors_move_the_quadrants(stack: Served) -> None:
+    turned = rendered(stack, "s=100x&r=90&f=png")
+    assert turned.size == (100, 200)  # s names the turned output
+    # Clockwise: the left column (red over blue) becomes the top row, blue on the left.
+    assert near(turned.getpixel((25, 5)), BLUE) and near(turned.getpixel((75, 5)), RED)
+    mirrored = rendered(stack, "s=200x&flip=h&f=png")
+    assert near(mirrored.getpixel((5, 5)), GREEN) and near(mirrored.getpixel((195, 95)), BLUE)
+    upside = rendered(stack, "s=200x&flip=v&f=png")
+    assert near(upside.getpixel((5, 5)), BLUE) and near(upside.getpixel((195, 5)), YELLOW)
+
+
+def test_blur_and_sharpen_change_the_edges_only(stack: Served) -> None:
+    plain = rendered(stack, "s=200x&f=png")
+    blurred = rendered(stack, "s=200x&blur=5&f=png")
+    sharpened = rendered(stack, "s=200x&sharpen=2&f=png")
+    assert near(blurred.getpixel((20, 20)), RED)  # far from an edge
+    assert not near(blurred.getpixel((99, 25)), plain.getpixel((99, 25)), 30)  # at one
+    edge_strip = (90, 0, 110, 100)
+    spread = ImageStat.Stat(blurred.crop(edge_strip).convert("L")).stddev[0]
+    assert spread < ImageStat.Stat(plain.crop(edge_strip).convert("L")).stddev[0]
+    assert sharpened.tobytes() != plain.tobytes()
+
+
+def test_bg_pads_contain_and_flattens_alpha(stack: Served, s3: Any) -> None:
+    padded = rendered(stack, "s=160x160&fit=contain&bg=000000&f=png")
+    assert padded.size == (160, 160)
+    assert near(padded.getpixel((80, 2)), (0, 0, 0)) and near(padded.getpixel((5, 60)), RED)
+    clear = Image.new("RGBA", (50, 50), (0, 0, 0, 0))
+    put_original(s3, "clear.png", png(clear), "image/png")
+    flattened = get(stack, "bg=000000&f=webp", "clear.png")
+    assert flattened.status == 200
+    assert flattened.image().mode == "RGB"
+    assert near(flattened.image().getpixel((25, 25)), (0, 0, 0))
+
+
+def test_a_signed_crop_cuts_the_upright_original(stack: Served) -> None:
+    key = "full-crop150,50,100,100/png/q.png"
+    query = f"crop=150,50,100,100&f=png&sig={signature(key, 'k1', SECRET)}"
+    cropped = rendered(stack, query)
+    assert cropped.size == (100, 100)
+    assert near(cropped.getpixel((10, 10)), RED) and near(cropped.getpixel((90, 10)), GREEN)
+    assert near(cropped.getpixel((10, 90)), BLUE) and near(cropped.getpixel((90, 90)), YELLOW)
+    outside = "full-crop500,0,10,10/png/q.png"
+    reply = get(stack, f"crop=500,0,10,10&f=png&sig={signature(outside, 'k1', SECRET)}")
+    assert reply.status == 400, reply.body[:200]
+
+
+def test_a_watermark_is_drawn_in_its_corner(stack: Served) -> None:
+    marked = rendered(stack, "s=200x&wm=logo&f=png")
+    assert marked.size == (200, 100)
+    assert near(marked.getpixel((195, 95)), MAGENTA)  # se, no margin, half the width
+    assert near(marked.getpixel((5, 5)), RED)
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ("s=100x100&g=middle", "g must be one of"),
+        ("s=100x100&fp=1.5,0", "fp must be X,Y"),
+        ("s=100x&dpr=5", "dpr must lie in 1..4"),
+        ("s=100x&r=45", "r must be 0, 90, 180 or 270"),
+        ("s=100x&flip=d", "flip must be one of"),
+        ("s=100x&blur=lots", "blur must be a number"),
+        ("s=100x&sharpen=101", "sharpen must be a number"),
+        ("s=100x&bg=123456", "bg must be one of ffffff, 000000"),
+        ("s=100x&crop=0,0,10,10", "crop needs a signed URL"),
+        ("s=100x&wm=other", "unknown watermark (known: logo)"),
+    ],
+)
+def test_each_bad_value_is_a_400_naming_it_and_stores_nothing(
+    stack: Served, s3: Any, query: str, named: str
+) -> None:
+    before = s3.list_objects_v2(Bucket="derivatives").get("KeyCount", 0)
+    reply = get(stack, query)
+    assert reply.status == 400
+    assert named in reply.body.decode()
+    assert "max-age=" in reply.headers["Cache-Control"]
+    assert s3.list_objects_v2(Bucket="derivatives").get("KeyCount", 0) == before
+
+
+def test_the_overlay_is_never_written_by_a_request(stack: Served, s3: Any) -> None:
+    before = s3.head_object(Bucket="originals", Key="brand/logo.png")["ETag"]
+    assert get(stack, "s=320x&wm=logo&f=webp").status == 200
+    assert s3.head_object(Bucket="originals", Key="brand/logo.png")["ETag"] == before
