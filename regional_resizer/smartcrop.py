@@ -1,161 +1,203 @@
 """Content-aware cover cropping (``g=smart``): where in a picture the interest lies.
 
-The idea is libvips' ``attention`` strategy: a picture is interesting where it has edges,
-saturated colour and skin tones, and dull where it is flat, grey, dark or transparent.
-``focus`` scores a coarse grid of the picture by those three, and slides the crop window
-along the one axis it can move on to the place holding the most interest.
+The idea is libvips' ``attention`` strategy. The picture is shrunk to a grid of
+``GRID`` x ``GRID`` cells (whatever its shape), and each cell is scored by:
 
-Only Pillow's C operations touch every pixel of the (small) picture; the per-cell colour
-arithmetic runs over a grid of at most ``GRID`` cells a side.
+- edges: the magnitude of the Laplacian of its luminance across neighbouring cells (large
+  shapes and their outlines), plus the mean gradient magnitude of the pixels inside it
+  (fine texture, which the grid alone averages away);
+- colour: its chroma in CIELAB (how far from grey), however bright;
+- skin: how near its colour lies to the direction of skin tones in XYZ, scaled so that a
+  neutral colour still scores well above a dark one.
+
+Colour and skin count only where the cell is not dark; transparent parts are black, so
+they count for nothing. The scores are blurred as wide as a tenth of the crop window's
+diagonal, and the window is centred on the highest point (on the middle of the highest
+points, when several tie; so a picture without interest gives the centre).
+
+Pillow's C operations do all the per-pixel work; Python sees only the grid.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
+from itertools import accumulate
 
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageChops, ImageFilter, ImageMath
 
-GRID = 32  # cells along the picture's long side
+GRID = 32  # cells a side: the precision with which the window is placed
 
-# sRGB (gamma-encoded, 0..255) to linear light, 0..1.
-_LINEAR = tuple(
-    v / 12.92 if v <= 0.04045 else ((v + 0.055) / 1.055) ** 2.4
-    for v in (i / 255 for i in range(256))
-)
-# Linear sRGB to CIE XYZ (D65), Y of white = 1.
+EDGE_WEIGHT = 5.0  # per unit of |Laplacian| of Y (0..100) between cells
+TEXTURE_WEIGHT = 2.0  # per unit of mean gradient magnitude (0..255) inside a cell
+CHROMA_WEIGHT = 1.0  # per unit of CIELAB chroma
+SKIN_WEIGHT = 100.0  # at the skin direction; 100 - 100 * distance from it
+DARK = 5.0  # Y (0..100) at or below which colour and skin count for nothing
+BLUR = 10.0  # the blur's sigma is the window's diagonal (in cells) over this
+
+_SKIN = (0.78, 0.57, 0.44)  # the direction of skin tones in XYZ (unit length)
+# Linear sRGB to CIE XYZ (D65), scaled so that white has Y = 1.
 _XYZ = (
     (0.4124, 0.3576, 0.1805),
     (0.2126, 0.7152, 0.0722),
     (0.0193, 0.1192, 0.9505),
 )
-_SKIN = (0.78, 0.57, 0.44)  # the direction of skin tones in XYZ (unit length)
-_DARK = 0.05  # below this luminance (Y) neither colour nor skin counts
-# A Sobel pair, offset so that the signed response fits a byte (128 = no gradient).
+_WHITE = (0.9505, 1.0, 1.089)  # D65's XYZ
+# A Sobel pair, offset so that the signed response fits a byte (128: no gradient); the
+# table turns a response into its magnitude.
 _SOBEL_X = ImageFilter.Kernel((3, 3), (-1, 0, 1, -2, 0, 2, -1, 0, 1), scale=8, offset=128)
 _SOBEL_Y = ImageFilter.Kernel((3, 3), (-1, -2, -1, 0, 0, 0, 1, 2, 1), scale=8, offset=128)
-_MAGNITUDE = tuple(abs(v - 128) * 2 for v in range(256))
-
-# How much each measure weighs in a cell's interest.
-EDGE_WEIGHT = 1.0
-COLOUR_WEIGHT = 1.0
-SKIN_WEIGHT = 1.0
+_MAGNITUDE = tuple(abs(level - 128) * 2 for level in range(256))
+_TIE = 1e-6  # scores within this fraction of the best tie with it
 
 
 def focus(image: Image.Image, aspect: float) -> tuple[float, float]:
     """Where to centre the largest window of width/height ``aspect`` that fits in
-    ``image``, as fractions (x, y) of its width and height.
+    ``image``, as fractions (x, y) of its width and height, each within 0..1.
 
-    The window spans the whole picture along one axis; along the other it goes where
-    the most interest lies. A picture without interest, or one the window fills, gives
-    the centre along that axis."""
+    ``image`` is small (a long side of a few hundred pixels at most), upright, in mode
+    L, LA, RGB, RGBA or CMYK; alpha makes its transparent parts uninteresting. A picture
+    without interest gives the centre."""
     width, height = image.size
     if width < 1 or height < 1 or not aspect > 0:
         return 0.5, 0.5
-    rgb, alpha = _split(image)
-    scores, columns, rows = interest(rgb, alpha)
-    if aspect * height < width:  # the window is narrower than the picture: choose x
-        fraction = aspect * height / width
-        return _place(_sums_of_columns(scores, columns, rows), fraction), 0.5
-    if aspect * height > width:  # the window is shorter: choose y
-        fraction = width / aspect / height
-        return 0.5, _place(_sums_of_rows(scores, columns, rows), fraction)
-    return 0.5, 0.5
+    rgb = _premultiplied(image)
+    scores = interest(rgb)
+    # The window in cells: it spans the grid along one axis.
+    window_width = min(1.0, aspect * height / width) * GRID
+    window_height = min(1.0, width / aspect / height) * GRID
+    sigma = max(1.0, math.hypot(window_width, window_height) / BLUR)
+    return _peak(_blur(scores, sigma))
 
 
-def _split(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
-    """The picture in RGB with transparent parts black (premultiplied), and its alpha."""
-    alpha = image.getchannel("A") if image.mode in ("LA", "RGBA", "PA") else None
+def _premultiplied(image: Image.Image) -> Image.Image:
+    """The picture in RGB, its transparent parts black."""
     rgb = image.convert("RGB")
-    if alpha is not None:
+    if image.mode in ("LA", "RGBA", "PA"):
+        alpha = image.getchannel("A")
         rgb = ImageChops.multiply(rgb, Image.merge("RGB", (alpha, alpha, alpha)))
-    return rgb, alpha
+    return rgb
 
 
-def interest(rgb: Image.Image, alpha: Image.Image | None) -> tuple[list[float], int, int]:
-    """Each grid cell's interest (row by row), and the grid's columns and rows."""
-    width, height = rgb.size
-    scale = GRID / max(width, height)
-    columns = max(1, min(width, round(width * scale)))
-    rows = max(1, min(height, round(height * scale)))
-    grid = (columns, rows)
-    edges = _edges(rgb.convert("L")).resize(grid, Image.Resampling.BOX)
-    cells = rgb.resize(grid, Image.Resampling.BOX)
-    opacity = (
-        [1.0] * (columns * rows)
-        if alpha is None
-        else [a / 255 for a in alpha.resize(grid, Image.Resampling.BOX).tobytes()]
+def interest(rgb: Image.Image) -> list[float]:
+    """The interest of each cell of the ``GRID`` x ``GRID`` grid over ``rgb``, row by row."""
+    cells = rgb.resize((GRID, GRID), Image.Resampling.LANCZOS)
+    r, g, b = (_linear(band) for band in cells.split())
+    x, y, z = (_mix(row, r, g, b) for row in _XYZ)
+    colour = ImageMath.lambda_eval(lambda v: _colour_score(v["x"], v["y"], v["z"]), x=x, y=y, z=z)
+    assert isinstance(colour, Image.Image)
+    luminance = _floats(y)
+    edges = _laplacian([100.0 * v for v in luminance])
+    texture = _texture(rgb.convert("L"))
+    return [
+        EDGE_WEIGHT * edge + TEXTURE_WEIGHT * fine + other
+        for edge, fine, other in zip(edges, texture, _floats(colour), strict=True)
+    ]
+
+
+def _linear(band: Image.Image) -> Image.Image:
+    """An sRGB band (0..255) as linear light (0..1), in mode F."""
+    result = ImageMath.lambda_eval(
+        lambda v: ((v["c"] / 255.0 + 0.055) / 1.055) ** 2.4, c=band.convert("F")
     )
-    colours = cells.tobytes()
-    scores = []
-    for i, (edge, seen) in enumerate(zip(edges.tobytes(), opacity, strict=True)):
-        r, g, b = colours[3 * i : 3 * i + 3]
-        score = EDGE_WEIGHT * edge / 255
-        score += _colour(_LINEAR[r], _LINEAR[g], _LINEAR[b])
-        scores.append(score * seen)
-    return scores, columns, rows
+    assert isinstance(result, Image.Image)
+    return result
 
 
-def _edges(luma: Image.Image) -> Image.Image:
-    """Gradient magnitude of ``luma`` (a Sobel pair, summed), 0..255."""
-    if min(luma.size) < 3:
-        return Image.new("L", luma.size)
-    gx = luma.filter(_SOBEL_X).point(_MAGNITUDE)
-    gy = luma.filter(_SOBEL_Y).point(_MAGNITUDE)
-    return ImageChops.add(gx, gy)
+def _mix(row: tuple[float, float, float], *bands: Image.Image) -> Image.Image:
+    result = ImageMath.lambda_eval(
+        lambda v: v["r"] * row[0] + v["g"] * row[1] + v["b"] * row[2],
+        r=bands[0],
+        g=bands[1],
+        b=bands[2],
+    )
+    assert isinstance(result, Image.Image)
+    return result
 
 
-def _colour(r: float, g: float, b: float) -> float:
-    """The interest of one cell's colour (linear RGB): its saturation and how near it is
-    to skin; nothing for dark cells."""
-    x = _XYZ[0][0] * r + _XYZ[0][1] * g + _XYZ[0][2] * b
-    y = _XYZ[1][0] * r + _XYZ[1][1] * g + _XYZ[1][2] * b
-    z = _XYZ[2][0] * r + _XYZ[2][1] * g + _XYZ[2][2] * b
-    if y < _DARK:
-        return 0.0
-    top = max(r, g, b)
-    saturation = (top - min(r, g, b)) / top
-    length = math.sqrt(x * x + y * y + z * z)
-    distance = math.dist((x / length, y / length, z / length), _SKIN)
-    skin = max(0.0, 1.0 - distance / 0.2)  # within ~11 degrees of the skin direction
-    return COLOUR_WEIGHT * saturation + SKIN_WEIGHT * skin
+def _colour_score(x: ImageMath._Operand, y: ImageMath._Operand, z: ImageMath._Operand) -> object:
+    """Chroma plus skin of each cell, nothing where it is dark (ImageMath operands)."""
+    # CIELAB's chroma; the cube root is exact above the darkness the mask drops.
+    fx, fy, fz = ((v / white) ** (1 / 3) for v, white in zip((x, y, z), _WHITE, strict=True))
+    a, b = 500.0 * (fx - fy), 200.0 * (fy - fz)
+    chroma = (a * a + b * b) ** 0.5
+    length = (x * x + y * y + z * z) ** 0.5 + 1e-12
+    distance = (
+        (x / length - _SKIN[0]) ** 2 + (y / length - _SKIN[1]) ** 2 + (z / length - _SKIN[2]) ** 2
+    ) ** 0.5
+    skin = SKIN_WEIGHT * (1.0 - distance)
+    lit = y * 100.0 > DARK
+    return (CHROMA_WEIGHT * chroma + skin) * lit
 
 
-def _sums_of_columns(scores: list[float], columns: int, rows: int) -> list[float]:
-    return [sum(scores[c::columns]) for c in range(columns)]
+def _floats(image: Image.Image) -> array[float]:
+    values = array("f")
+    values.frombytes(image.tobytes())
+    return values
 
 
-def _sums_of_rows(scores: list[float], columns: int, rows: int) -> list[float]:
-    return [sum(scores[r * columns : (r + 1) * columns]) for r in range(rows)]
+def _laplacian(values: list[float]) -> list[float]:
+    """|4 v - its four neighbours| of each cell of the grid, the border extended."""
+    n = GRID
+    out: list[float] = []
+    for row in range(n):
+        here = values[row * n : (row + 1) * n]
+        above = values[max(row - 1, 0) * n : max(row - 1, 0) * n + n]
+        below = values[min(row + 1, n - 1) * n : min(row + 1, n - 1) * n + n]
+        left = [here[0], *here[:-1]]
+        right = [*here[1:], here[-1]]
+        out.extend(
+            abs(4 * c - u - d - le - ri)
+            for c, u, d, le, ri in zip(here, above, below, left, right, strict=True)
+        )
+    return out
 
 
-def _place(sums: list[float], fraction: float) -> float:
-    """The centre, as a fraction of the axis, of the window ``fraction`` of the axis long
-    that holds the most of ``sums`` (cell by cell along the axis). Ties go to the
-    middle of the tied positions, so no interest at all gives the centre."""
-    cells = len(sums)
-    span = fraction * cells  # the window's length in cells, not a whole number
-    if span >= cells or cells < 2:
-        return 0.5
-    prefix = [0.0]
-    for value in sums:
-        prefix.append(prefix[-1] + value)
-
-    def covered(start: float) -> float:  # interest in [start, start + span), cells split
-        return _integral(prefix, start + span) - _integral(prefix, start)
-
-    steps = 4 * cells  # positions tried: a quarter cell apart
-    room = cells - span
-    held = [covered(room * i / steps) for i in range(steps + 1)]
-    best = max(held)
-    tolerance = 1e-9 * max(1.0, abs(best))
-    tied = [i for i, value in enumerate(held) if value >= best - tolerance]
-    middle = (tied[0] + tied[-1]) / 2
-    return (room * middle / steps + span / 2) / cells
+def _texture(luma: Image.Image) -> array[float] | list[float]:
+    """The mean gradient magnitude (0..255) of the pixels inside each cell."""
+    width, height = luma.size
+    if width < 3 or height < 3:
+        return [0.0] * (GRID * GRID)
+    magnitude = ImageChops.add(
+        luma.filter(_SOBEL_X).point(_MAGNITUDE), luma.filter(_SOBEL_Y).point(_MAGNITUDE)
+    )
+    # Pillow leaves a filter's border pixels as they were: only the inside is a gradient.
+    inside = (1, 1, width - 1, height - 1)
+    cells = magnitude.convert("F").resize((GRID, GRID), Image.Resampling.BOX, box=inside)
+    return _floats(cells)
 
 
-def _integral(prefix: list[float], at: float) -> float:
-    """The sum of the cells before position ``at`` (fractional cells count in part)."""
-    whole = int(at)
-    if whole >= len(prefix) - 1:
-        return prefix[-1]
-    return prefix[whole] + (at - whole) * (prefix[whole + 1] - prefix[whole])
+def _blur(values: list[float], sigma: float) -> list[float]:
+    """``values`` (a GRID x GRID grid) blurred about as a Gaussian of ``sigma`` cells
+    would: three box filters each way, the border extended."""
+    # Three boxes of width w have the variance (w * w - 1) / 4.
+    radius = max(0, round((math.sqrt(4 * sigma * sigma + 1) - 1) / 2))
+    n = GRID
+    rows = [values[i * n : (i + 1) * n] for i in range(n)]
+    for _ in range(3):
+        rows = [_box(row, radius) for row in rows]
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    for _ in range(3):
+        columns = [_box(column, radius) for column in columns]
+    return [value for row in zip(*columns, strict=True) for value in row]
+
+
+def _box(line: list[float], radius: int) -> list[float]:
+    """The mean of each value's 2 * radius + 1 neighbours along ``line``, ends extended."""
+    if radius == 0:
+        return line
+    padded = [line[0]] * (radius + 1) + line + [line[-1]] * radius
+    sums = list(accumulate(padded))
+    width = 2 * radius + 1
+    return [(sums[i + width] - sums[i]) / width for i in range(len(line))]
+
+
+def _peak(values: list[float]) -> tuple[float, float]:
+    """The centre of the highest cell, as fractions of the grid; the middle of those
+    that tie for the highest."""
+    best = max(values)
+    floor = best - _TIE * max(abs(best), 1e-9)
+    tied = [i for i, value in enumerate(values) if value >= floor]
+    x = sum(i % GRID for i in tied) / len(tied)
+    y = sum(i // GRID for i in tied) / len(tied)
+    return (x + 0.5) / GRID, (y + 0.5) / GRID
