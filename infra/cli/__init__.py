@@ -28,13 +28,14 @@ from infra.cli import (
     smoke,
     synth,
     traces,
+    url,
 )
 from infra.cli.command import EXIT_FAILURE, CommandError, Handler
 
 __all__ = ["COMMANDS", "CommandError", "build_parser", "exit_status", "main"]
 
 # The subcommands, in the order `imgedge --help` lists them; each is named as its module.
-COMMANDS = (serve, env, traces, ls, precompute, package, synth, bootstrap, deploy, smoke)
+COMMANDS = (serve, env, traces, ls, url, precompute, package, synth, bootstrap, deploy, smoke)
 EXIT_INTERRUPTED = 130  # as a shell reports a command stopped by Ctrl-C
 
 
