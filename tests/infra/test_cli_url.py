@@ -3,6 +3,7 @@ stderr with exit status 2."""
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -126,3 +127,25 @@ def test_command_substitution_gets_the_url(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == done.stderr == ""
+
+
+def test_the_examples_of_the_page_builders_guide(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each ``$ imgedge url ...`` of docs/page-builders.md prints the lines that follow it
+    (stdout or stderr), with the guide's imgedge.toml."""
+    monkeypatch.delenv("IMGEDGE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "imgedge.toml").write_text(
+        'signing_keys = { k1 = "a secret of 16 characters or more" }\n'
+    )
+    guide = (REPO / "docs" / "page-builders.md").read_text()
+    console = guide.split("```console\n", 1)[1].split("```", 1)[0]
+    examples = [block.split("\n", 1) for block in console.split("$ ")[1:]]
+    assert len(examples) >= 4
+    for command, printed in examples:
+        argv = shlex.split(command)
+        assert argv[:2] == ["imgedge", "url"], command
+        status, out, err = run(capsys, *argv[2:])
+        assert out + err == printed, command
+        assert status == (2 if err else 0), command

@@ -4,6 +4,7 @@ two spellings of one output are one URL."""
 
 from __future__ import annotations
 
+import doctest
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -281,3 +282,16 @@ def test_srcset_describes_what_the_edge_makes() -> None:
     with pytest.raises(InvalidRequest, match="s must not be zero"):
         srcset("a.jpg", [0], config=CONFIG)
     assert srcset("a.jpg", [], config=CONFIG) == ""
+
+
+# --- docs/page-builders.md -------------------------------------------------------------------
+
+
+def test_the_examples_of_the_page_builders_guide(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("jinja2")
+    monkeypatch.delenv("IMGEDGE_CONFIG", raising=False)
+    guide = Path(__file__).resolve().parents[2] / "docs" / "page-builders.md"
+    failed, attempted = doctest.testfile(
+        str(guide), module_relative=False, optionflags=doctest.ELLIPSIS
+    )
+    assert (failed, attempted > 10) == (0, True)
