@@ -5,7 +5,10 @@ edge never routes to locally):
     /_imgedge/original?key=K     K's stored derivatives side by side (from the marker index):
                                  the viewer URL and canonical key, format, dimensions, bytes,
                                  and the presets (?p=NAME) that name it
-    /_imgedge/demo?key=K         a responsive <img srcset> with f=auto: format negotiation
+    /_imgedge/demo?key=K         a responsive <img srcset> with f=auto: format negotiation;
+                                 then one picture per transform parameter (g, fp, dpr, r,
+                                 flip, blur, sharpen, fit=contain with bg, each watermark,
+                                 a signed crop), each with its viewer URL and canonical key
 
 It only reads: the images it shows are stored derivatives, named by their viewer URLs, so
 browsing renders nothing (the demo page's images are rendered like any viewer's). The
@@ -16,9 +19,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from itertools import islice
 from typing import Protocol
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -34,7 +38,9 @@ from infra.local import gallery_pages as pages
 from regional_resizer.precompute import preset_requests
 from shared import formats
 from shared.config import Config
-from shared.errors import InvalidRequest
+from shared.errors import InvalidRequest, SignatureInvalid
+from shared.signing import SIGNATURE_PARAM, signature
+from shared.urls import read, read_query
 
 log = logging.getLogger("imgedge.local")
 
@@ -46,6 +52,30 @@ MAX_LISTED = 500  # originals on the index page (each costs one listing of its m
 THUMBNAIL_QUERY = "s=256x256"
 DEMO_WIDTHS = (320, 640, 1280)
 DEMO_SIZES = "(max-width: 600px) 100vw, 50vw"
+
+# The demo's transforms: (parameter, query on the original, what the picture shows). The
+# cover crops are square, so that a placement moves the window on any oblong original.
+COVER = "s=320x320"
+WIDTH = "s=320x"
+DEMO_TRANSFORMS = (
+    ("cover", COVER, "the centre of the picture: the placements below move this window"),
+    ("g=smart", f"{COVER}&g=smart", "the square with the most detail, colour and skin"),
+    ("g=north", f"{COVER}&g=north", "the top edge (the window moves on a portrait)"),
+    ("g=east", f"{COVER}&g=east", "the right edge (the window moves on a landscape)"),
+    ("fp=0.3,0.25", f"{COVER}&fp=0.3,0.25", "centred 30% across and 25% down, as far as it can"),
+    ("dpr=2", "s=160x&dpr=2", "320 pixels shown 160 CSS pixels wide, as on a 2x screen"),
+    ("r=90", f"{WIDTH}&r=90", "turned a quarter clockwise, then 320 wide"),
+    ("flip=h", f"{WIDTH}&flip=h", "mirrored left to right"),
+    ("flip=v", f"{WIDTH}&flip=v", "mirrored top to bottom"),
+    ("blur=5", f"{WIDTH}&blur=5", "a Gaussian blur of sigma 5 output pixels"),
+    ("sharpen=2", f"{WIDTH}&sharpen=2", "an unsharp mask of sigma 2"),
+    ("fit=contain&bg=000000", "s=320x160&fit=contain&bg=000000",
+     "the whole picture inside a 2:1 box, padded on black"),
+)  # fmt: skip
+DEMO_SHARES = {"dpr=2": WIDTH}  # the query whose key each of these shares
+DPR_SHOWN_WIDTH = 160  # CSS pixels: s=160x&dpr=2 on a 2x screen
+DEMO_CROP = "0,0,800,600"  # pixels: it meets any original (a crop that misses is a 400)
+DEMO_CROP_SHOWS = "the top-left 800x600 pixels of the upright original (or all of a smaller one)"
 
 
 def _demo_accepts() -> tuple[tuple[str, str], ...]:
@@ -123,7 +153,8 @@ class Gallery:
             candidates = demo_candidates(key, self.config)
         except InvalidRequest as error:
             return _error(404, f"{key!r} cannot be asked for: {error.message}.")
-        return 200, list(HEADERS), pages.demo_page(key, candidates, DEMO_SIZES)
+        transforms = demo_transforms(key, self.config)
+        return 200, list(HEADERS), pages.demo_page(key, candidates, DEMO_SIZES, transforms)
 
     def _presets_of(self, source: str) -> dict[str, list[str]]:
         """Canonical key -> the presets that name it for ``source``."""
@@ -153,6 +184,64 @@ def demo_candidates(key: str, config: Config) -> Sequence[pages.DemoCandidate]:
         ]
         candidates.append(pages.DemoCandidate(width, f"{uri}?{query}", keys))
     return candidates
+
+
+def demo_transforms(key: str, config: Config) -> Sequence[pages.TransformDemo]:
+    """One picture per transform parameter on original ``key``: its viewer URL and the
+    canonical key the edge maps it to; a parameter the configuration does not allow, no
+    watermark, no signing key: a line that says so instead."""
+    uri = "/" + request_path(key)
+    shown = []
+    for name, query, about in DEMO_TRANSFORMS:
+        demo = _transform(uri, name, query, about, config)
+        shares = DEMO_SHARES.get(name)
+        if shares is not None and demo.key and _key(uri, shares, config) == demo.key:
+            demo = replace(demo, shares=f"{uri}?{shares}", max_width=DPR_SHOWN_WIDTH)
+        shown.append(demo)
+    for name, mark in config.watermarks.items():
+        about = f"the watermark {name} ({mark.key}), {mark.gravity}, {mark.scale:g} of the width"
+        shown.append(_transform(uri, f"wm={name}", f"{WIDTH}&wm={name}", about, config))
+    if not config.watermarks:
+        shown.append(pages.TransformDemo("wm", "No watermark is configured ([watermarks.NAME])."))
+    shown.append(_signed_crop(uri, config))
+    return shown
+
+
+def _transform(uri: str, name: str, query: str, about: str, config: Config) -> pages.TransformDemo:
+    try:
+        key = _key(uri, query, config)
+    except (InvalidRequest, SignatureInvalid) as error:
+        return pages.TransformDemo(name, _refused(error))
+    return pages.TransformDemo(name, about, f"{uri}?{query}", key)
+
+
+def _refused(error: InvalidRequest | SignatureInvalid) -> str:
+    return f"not shown: the edge answers {error.status} ({error.message})."
+
+
+def _key(uri: str, query: str, config: Config) -> str:
+    return normalize(uri, query, None, config).key
+
+
+def _signed_crop(uri: str, config: Config) -> pages.TransformDemo:
+    """The crop, signed with the last key id of ``signing_keys`` (as the resizer signs the
+    URLs it redirects to): ``sig`` covers the canonical key of the exact request."""
+    name = f"crop={DEMO_CROP}"
+    if not config.signing_keys:
+        return pages.TransformDemo(
+            "crop", "No signing key is configured (signing_keys): a crop needs a signed URL."
+        )
+    query = f"{WIDTH}&crop={DEMO_CROP}"
+    key_id, secret = list(config.signing_keys.items())[-1]
+    try:
+        params, _ = read_query(query, config)
+        source = unquote(uri[1:])
+        request = read(source, params, config, signed=True, auto=lambda: config.formats[0])
+    except InvalidRequest as error:
+        return pages.TransformDemo(name, _refused(error))
+    signed = f"{query}&{SIGNATURE_PARAM}={signature(request.key, key_id, secret)}"
+    about = f"{DEMO_CROP_SHOWS}, then 320 wide; signed with key id {key_id}"
+    return _transform(uri, name, signed, about, config)
 
 
 def _error(status: int, message: str) -> Response:

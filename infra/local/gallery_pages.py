@@ -41,6 +41,7 @@ figcaption div { margin: .15rem 0; }
 .demo img { width: 100%; height: auto; display: block; }
 @media (max-width: 600px) { .demo { width: auto; } }
 .muted { color: #5a6570; }
+.transforms figure { width: 320px; }
 """
 
 
@@ -51,6 +52,19 @@ class DemoCandidate:
     width: int
     url: str
     keys: Sequence[tuple[str, str]]  # (what the viewer accepts, the canonical key)
+
+
+@dataclass(frozen=True)
+class TransformDemo:
+    """One transform on the demo's original: its viewer URL and the canonical key it maps
+    to; no URL: ``about`` says why there is no picture."""
+
+    parameter: str  # "g=north", "wm=logo", ...
+    about: str  # what the picture shows, or why there is none
+    url: str = ""  # the viewer's path and query
+    key: str = ""
+    shares: str = ""  # another viewer URL with the same key
+    max_width: int | None = None  # CSS pixels the picture is shown at, at most
 
 
 def original_link(key: str) -> str:
@@ -162,7 +176,12 @@ def _saving(d: DerivativeInfo, original_bytes: int | None) -> str:
     return f" ({saving:.0f}% smaller)" if saving >= 0 else f" ({-saving:.0f}% larger)"
 
 
-def demo_page(key: str, candidates: Sequence[DemoCandidate], sizes: str) -> bytes:
+def demo_page(
+    key: str,
+    candidates: Sequence[DemoCandidate],
+    sizes: str,
+    transforms: Sequence[TransformDemo] = (),
+) -> bytes:
     srcset = ", ".join(f"{c.url} {c.width}w" for c in candidates)
     fallback = candidates[len(candidates) // 2].url
     image = (
@@ -188,8 +207,41 @@ def demo_page(key: str, candidates: Sequence[DemoCandidate], sizes: str) -> byte
         f"<h2>Candidates</h2>\n<table><thead><tr><th class=n>width</th><th>URL</th>{heads}"
         f"</tr></thead><tbody>\n{rows}\n</tbody></table>\n"
         f'<p><a href="{escape(original_link(key))}">stored derivatives</a></p>'
+        + (_transforms_section(transforms) if transforms else "")
     )
     return page(f"demo {key}", body)
+
+
+def _transforms_section(transforms: Sequence[TransformDemo]) -> str:
+    figures = "\n".join(_transform_figure(t) for t in transforms if t.url)
+    notes = "".join(
+        f"<p class=muted><code>{escape(t.parameter)}</code>: {escape(t.about)}</p>\n"
+        for t in transforms
+        if not t.url
+    )
+    return (
+        "\n<section class=transforms><h2>Transforms</h2>\n"
+        "<p>Each parameter on this original, rendered when first asked for like any "
+        "viewer's request, with the canonical key the edge maps it to: spellings that make "
+        "the same picture share one key.</p>\n"
+        f"<div class=grid>\n{figures}\n</div>\n{notes}</section>"
+    )
+
+
+def _transform_figure(t: TransformDemo) -> str:
+    url = escape(t.url)
+    style = f' style="max-width: {t.max_width}px"' if t.max_width else ""
+    caption = [
+        f"<div><strong>{escape(t.parameter)}</strong>: {escape(t.about)}</div>",
+        f'<div>URL <a href="{url}"><code>{url}</code></a></div>',
+        f"<div>key <code>{escape(t.key)}</code></div>",
+    ]
+    if t.shares:
+        caption.append(f"<div>the key of <code>{escape(t.shares)}</code> too</div>")
+    return (
+        f'<figure><a href="{url}"><img src="{url}"{style} alt="{escape(t.parameter)}"></a>'
+        f"<figcaption>{''.join(caption)}</figcaption></figure>"
+    )
 
 
 def error_page(status: int, message: str) -> bytes:
