@@ -2,7 +2,9 @@
 
     decode: open (header only, limits) -> shrink on load (JPEG DCT scaling, ``resampling``)
             -> load frame 0 -> working mode
-    resize: orient -> resize -> sRGB -> pad -> output mode     (each kept frame alike)
+    resize: orient -> resize (the planned box) -> sRGB -> blur -> sharpen
+            -> pad / flatten on bg -> turn (r, mirror) -> watermark -> output mode
+            (each kept frame alike; ``effects`` and ``watermark`` have the steps after sRGB)
     encode: one image, or the frames of an animation (``animation`` has the policy)
 
 Each of the three runs inside ``phase(name)``, a context manager the caller may pass to
@@ -13,7 +15,11 @@ way to stop a render that would outlast its time budget (it raises ``DeadlineExc
 ``NO_DEADLINE`` never does). A step that has started runs to its end: decoding frame 0,
 one frame's resize, and encoding are each one step.
 
-Geometry is planned once, on the oriented source size (``plan``). The order is chosen for
+Geometry is planned once, on the oriented source size (``plan``), with the crop's region,
+and the focal point a cover crop centres on when the request names no place: for
+``g=smart`` the one ``smartcrop.focus`` finds on a small copy of frame 0's region
+(``SMART_SIDE``), else the one stored with the original (``render``'s ``focal_point``).
+Later frames of an animation get the same geometry. The order is chosen for
 speed without losing correctness: modes that cannot be resampled (P, 1, 16-bit) are
 converted before the resize, everything per-pixel that can wait (ICC conversion, padding,
 flattening) runs on the small, resized image. Resampling in the source's own encoding and
@@ -36,11 +42,11 @@ from functools import partial
 
 from PIL import Image, ImageMath
 
-from regional_resizer import animation, codecs, colour, resampling
-from regional_resizer.plan import Plan, Size, oriented, plan, scaled_origin
-from shared import formats
+from regional_resizer import animation, codecs, colour, effects, resampling, smartcrop, watermark
+from regional_resizer.plan import Box, Plan, Size, framed, oriented, plan, region, scaled_origin
+from shared import formats, transforms
 from shared.config import Config
-from shared.contract import ImageRequest
+from shared.contract import ImageRequest, Point
 from shared.errors import CorruptImage
 
 Phase = Callable[[str], AbstractContextManager[object]]
@@ -79,6 +85,10 @@ _BASE_MODE |= {"RGBa": "RGB", "RGBX": "RGB", "YCbCr": "RGB"}
 _WIDE_MODES = frozenset(("I", "I;16", "I;16L", "I;16B", "I;16N"))
 
 Step = Callable[[Image.Image], Image.Image]
+
+SMART_SIDE = 256
+"""The long side of the copy of the region ``smartcrop.focus`` scores: enough for its grid,
+and cheap next to the render."""
 
 
 @dataclass(frozen=True)
@@ -127,12 +137,19 @@ def render(
     config: Config,
     phase: Phase = NO_PHASES,
     check_deadline: DeadlineCheck = NO_DEADLINE,
+    *,
+    focal_point: Point | None = None,
+    overlay: watermark.Overlay | None = None,
 ) -> Rendition:
     """Decode ``data`` within the limits of ``config``, transform and encode it as
-    ``request`` asks. Raises only ``ImgedgeError``s for bad input, and whatever
-    ``check_deadline`` raises."""
+    ``request`` asks. ``focal_point``: the one stored with the original (fractions of the
+    upright original), for a cover crop that names no place; ``overlay``: the decoded
+    overlay of the request's watermark, which a request with one must be given. Raises
+    only ``ImgedgeError``s for bad input, and whatever ``check_deadline`` raises."""
     fmt = _output_format(request)
-    frames = transform(data, request, config, phase, check_deadline)
+    frames = transform(
+        data, request, config, phase, check_deadline, focal_point=focal_point, overlay=overlay
+    )
     check_deadline()
     quality = request.quality if request.quality is not None else config.quality_for(fmt)
     with phase("encode"):
@@ -161,14 +178,19 @@ def transform(
     config: Config,
     phase: Phase = NO_PHASES,
     check_deadline: DeadlineCheck = NO_DEADLINE,
+    *,
+    focal_point: Point | None = None,
+    overlay: watermark.Overlay | None = None,
 ) -> Frames:
     """Everything ``render`` does but encoding: the pixels the encoder gets."""
     fmt = _output_format(request)
+    if (request.watermark is None) != (overlay is None):
+        raise ValueError("a watermarked request needs its overlay, and only such a request")
     with phase("decode"):
         decoded = decode(data, request, config)
     check_deadline()
     with phase("resize"):
-        return _resize_frames(decoded, request, config, fmt, check_deadline)
+        return _resize_frames(decoded, request, config, fmt, check_deadline, focal_point, overlay)
 
 
 def decode(data: bytes, request: ImageRequest, config: Config) -> _Decoded:
@@ -198,23 +220,16 @@ def _resize_frames(
     config: Config,
     fmt: str,
     check_deadline: DeadlineCheck = NO_DEADLINE,
+    focal_point: Point | None = None,
+    overlay: watermark.Overlay | None = None,
 ) -> Frames:
-    geometry = plan(*decoded.size, request)
-    steps: tuple[Step, ...] = (
-        partial(orient, orientation=decoded.orientation),
-        partial(
-            resize,
-            geometry=geometry,
-            scale=decoded.scale,
-            origin=decoded.origin,
-            balanced=config.resampling == "balanced",
-        ),
-        partial(colour.to_srgb, profile=decoded.profile),
-        partial(pad, geometry=geometry, fmt=fmt),
-        partial(to_output_mode, fmt=fmt),
-    )
+    upright = orient(decoded.image, decoded.orientation)
+    centre = _centre_of_cover(request, decoded, upright, focal_point)
+    geometry = plan(*decoded.size, request, centre)
+    steps = _steps_after_orient(decoded, request, config, fmt, geometry, overlay)
     source, source_format = decoded.source, decoded.source.format
-    first = _apply(steps, decoded.image)
+    first = _apply(steps, upright)
+    steps = (partial(orient, orientation=decoded.orientation), *steps)  # later frames
     kept = animation.animated_frames(
         source_format, source.image, source.frames, fmt, geometry.output
     )
@@ -244,6 +259,78 @@ def _resize_frames(
     if len(images) < 2:
         return still
     return Frames(tuple(images), tuple(durations), plays, source_format, decoded.size)
+
+
+def _steps_after_orient(
+    decoded: _Decoded,
+    request: ImageRequest,
+    config: Config,
+    fmt: str,
+    geometry: Plan,
+    overlay: watermark.Overlay | None,
+) -> tuple[Step, ...]:
+    """Each frame's steps once it is upright, in the order the module's docstring gives."""
+    steps: list[Step] = [
+        partial(
+            resize,
+            geometry=geometry,
+            scale=decoded.scale,
+            origin=decoded.origin,
+            balanced=config.resampling == "balanced",
+        ),
+        partial(colour.to_srgb, profile=decoded.profile),
+    ]
+    if request.blur is not None:
+        steps.append(partial(effects.blur, sigma=request.blur))
+    if request.sharpen is not None:
+        steps.append(partial(effects.sharpen, sigma=request.sharpen))
+    steps.append(partial(pad, geometry=geometry, fmt=fmt, background=request.background))
+    if request.rotate or request.mirror:
+        steps.append(partial(effects.turn, rotate=request.rotate, mirror=request.mirror))
+    if overlay is not None:
+        output = geometry.output
+        turned = (output[1], output[0]) if request.quarter_turned else output
+        steps.append(partial(watermark.stamp, on=watermark.fit(overlay, turned)))
+    steps.append(partial(to_output_mode, fmt=fmt))
+    return tuple(steps)
+
+
+def _centre_of_cover(
+    request: ImageRequest, decoded: _Decoded, upright: Image.Image, stored: Point | None
+) -> Point | None:
+    """The focal point ``plan`` centres a cover crop on when the request names no place:
+    the smart crop's for ``g=smart``, else the one stored with the original."""
+    if not request.is_cover_crop or request.focus is not None:
+        return None
+    if request.gravity == transforms.SMART:
+        return smart_focus(upright, decoded, request)
+    return stored if request.gravity is None else None
+
+
+def smart_focus(upright: Image.Image, decoded: _Decoded, request: ImageRequest) -> Point:
+    """``smartcrop.focus`` on a small copy of the region frame 0 samples, as fractions of
+    the upright original."""
+    src_w, src_h = decoded.size
+    left, top, right, bottom = region(src_w, src_h, request)
+    (x, y), scale = decoded.origin, decoded.scale
+    box = ((left + x) / scale, (top + y) / scale, (right + x) / scale, (bottom + y) / scale)
+    width, height = framed(request)
+    assert width is not None and height is not None  # a cover crop has both
+    fx, fy = smartcrop.focus(_small_copy(upright, box, SMART_SIDE), width / height)
+    return (left + fx * (right - left)) / src_w, (top + fy * (bottom - top)) / src_h
+
+
+def _small_copy(image: Image.Image, box: Box, side: int) -> Image.Image:
+    """``box`` of ``image`` with its long side at most ``side``. Four nearest samples per
+    pixel, averaged: enough to score, at a cost that does not grow with the source (a
+    filtered shrink of a large decode would cost more than the smart crop is allowed)."""
+    width, height = box[2] - box[0], box[3] - box[1]
+    k = min(1.0, side / max(width, height))
+    size = (max(1, round(width * k)), max(1, round(height * k)))
+    if k > 0.5:  # a short shrink: one filtered step
+        return image.resize(size, Image.Resampling.BILINEAR, box=box)
+    doubled = (2 * size[0], 2 * size[1])
+    return image.resize(doubled, Image.Resampling.NEAREST, box=box).reduce(2)
 
 
 def _apply(steps: tuple[Step, ...], image: Image.Image) -> Image.Image:
@@ -283,6 +370,17 @@ def _wide_to_l(image: Image.Image, alpha: bool) -> Image.Image:
     return gray
 
 
+def decode_overlay(data: bytes, config: Config) -> Image.Image:
+    """A watermark's overlay: frame 0 within the limits, upright, in sRGB, as LA (gray) or
+    RGBA. Raises the ``ImgedgeError`` a source would (the caller says whose mistake)."""
+    source = codecs.open_image(data, config)
+    image = codecs.load(source.image, config)
+    profile = image.info.get("icc_profile")
+    upright = orient(to_working_mode(image), codecs.exif_orientation(image))
+    srgb = colour.to_srgb(upright, profile if isinstance(profile, bytes) and profile else None)
+    return srgb.convert("LA" if srgb.mode in ("L", "LA") else "RGBA")
+
+
 def orient(image: Image.Image, orientation: int) -> Image.Image:
     """Apply an EXIF orientation, as ``ImageOps.exif_transpose`` does."""
     method = _TRANSPOSE.get(orientation)
@@ -308,13 +406,18 @@ def resize(
     )
     if image.size == geometry.size and box == (0, 0, *image.size):
         return image
+    if (box[2] - box[0], box[3] - box[1]) == geometry.size and all(v.is_integer() for v in box):
+        return image.crop((int(box[0]), int(box[1]), int(box[2]), int(box[3])))  # scale 1
     kernel, gap = resampling.choose(box, geometry.size, scale, balanced)
     return image.resize(geometry.size, kernel, box=box, reducing_gap=gap)
 
 
-def pad(image: Image.Image, geometry: Plan, fmt: str) -> Image.Image:
+def pad(image: Image.Image, geometry: Plan, fmt: str, background: str | None = None) -> Image.Image:
     """Centre the image on the planned canvas: white for a format without alpha (JPEG),
-    transparent otherwise."""
+    transparent otherwise. With a ``background`` ("rrggbb"), on that opaque colour, and any
+    alpha is flattened on it too, whatever the format."""
+    if background is not None:
+        return effects.on_background(image, background, geometry.canvas)
     if geometry.canvas is None:
         return image
     if not formats.output(fmt).alpha:
