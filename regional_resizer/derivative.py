@@ -3,13 +3,17 @@
 ``make_derivative`` is the one way a derivative comes to be, whoever asks: the function URL
 handler for a viewer's miss, precompute (on one machine or as the batch function), tests.
 
-1. read the original, refused unread past ``max_source_bytes``;
+1. read the original, refused unread past ``max_source_bytes``, with its metadata (the
+   stored focal point, ``stored_focal_point``); for a watermark, read its overlay from the
+   originals bucket too (``watermark``: missing or unreadable, a 500, nothing stored);
 2. render it (``pipeline.render``, within the pixel and frame limits), or, for the
    ``original/`` prefix, keep its bytes as they are;
-3. write the original's index marker, then the derivative with ``If-None-Match: *`` (a
+3. write the original's index marker (and for a watermark, the overlay's marker, so that
+   replacing the overlay purges it), then the derivative with ``If-None-Match: *`` (a
    concurrent miss for the same key may have written the same output first);
-4. read the original's ETag again: if it changed meanwhile, a purge that ran while this
-   rendered cannot have seen the derivative, so it is deleted and reported as not kept.
+4. read the original's version (ETag and focal point) again, and the overlay's: if either
+   changed meanwhile, a purge that ran while this rendered cannot have seen the
+   derivative, so it is deleted and reported as not kept.
 
 The deadline is checked after the original is read, between the render's phases and frames,
 and before anything is stored; once it has passed, ``DeadlineExceeded`` is raised and
@@ -19,18 +23,25 @@ HTTP status.
 
 from __future__ import annotations
 
+import json
+import logging
+import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from regional_resizer import responses, tracing
 from regional_resizer.media_types import sniff
-from regional_resizer.pipeline import render
-from regional_resizer.storage import Storage
-from shared.config import Config
-from shared.contract import ImageRequest
-from shared.errors import DeadlineExceeded
-from shared.layout import index_key
+from regional_resizer.pipeline import decode_overlay, render
+from regional_resizer.storage import FOCAL_POINT, Original, Storage
+from regional_resizer.watermark import Overlay, OverlayUnavailable
+from shared.config import Config, Watermark
+from shared.contract import MAX_KEY_BYTES, ImageRequest, Point
+from shared.errors import DeadlineExceeded, ImgedgeError, InvalidRequest
+from shared.layout import index_key, overlay_marker_key
+
+log = logging.getLogger("imgedge.resizer")
 
 DEADLINE_MARGIN_S = 2.0
 """Kept back from the time Lambda gives: the step that is running when the deadline passes
@@ -84,20 +95,35 @@ def make_derivative(
     deadline: Deadline,
     trace: tracing.Invocation | None = None,
 ) -> Derivative:
-    """Make ``request``'s derivative from its original and store it with its marker."""
+    """Make ``request``'s derivative from its original and store it with its markers."""
     trace = trace or tracing.Invocation(None, None)
     trace.annotate(cache_key=request.key)
+    mark = config.watermarks[request.watermark] if request.watermark is not None else None
+    markers = [index_key(request)]
+    if mark is not None:
+        markers.append(_overlay_marker(mark, request))
     # S3 calls are X-Ray subsegments of their own (boto3 is patched): time them only.
     with trace.span("s3-get", subsegment=False):
         original = storage.get_original(request.source, config.max_source_bytes)
     trace.annotate(source_bytes=len(original.body))
     deadline.check()
+    overlay: tuple[Overlay, Original] | None = None
+    if mark is not None:
+        with trace.span("s3-get-overlay", subsegment=False):
+            overlay = read_overlay(mark, config, storage)
+        deadline.check()
 
     if request.is_original:
         body, content_type = original.body, sniff(original.body, original.content_type)
     else:
         rendition = render(
-            original.body, request, config, phase=trace.phase, check_deadline=deadline.check
+            original.body,
+            request,
+            config,
+            phase=trace.phase,
+            check_deadline=deadline.check,
+            focal_point=stored_focal_point(original.metadata, request.source),
+            overlay=overlay[0] if overlay is not None else None,
         )
         body, content_type = rendition.body, rendition.content_type
         trace.annotate(
@@ -108,10 +134,11 @@ def make_derivative(
             output_height=rendition.height,
         )
     trace.annotate(output_bytes=len(body))
-    deadline.check()  # the last one: once the marker is written, the derivative goes through
+    deadline.check()  # the last one: once the markers are written, the derivative goes through
 
     with trace.span("s3-put", subsegment=False):
-        storage.put_marker(index_key(request))  # first: a stored object always has one
+        for marker in markers:  # first: a stored object always has its markers
+            storage.put_marker(marker)
         storage.put_derivative(
             request.key,
             body,
@@ -119,9 +146,54 @@ def make_derivative(
             responses.derivative_cache_control(config),
             original.etag,
         )
-        # A purge that ran while this rendered cannot have seen this derivative: if the
-        # original changed meanwhile, take it back.
-        if storage.original_etag(request.source) != original.etag:
+        # A purge that ran while this rendered cannot have seen this derivative: if what
+        # it is made of changed meanwhile, take it back.
+        made_of = [(request.source, original)]
+        if overlay is not None:
+            made_of.append((overlay[0].mark.key, overlay[1]))
+        if any(storage.original_version(key) != read.version for key, read in made_of):
             storage.delete_keys([request.key])
             return Derivative(body, content_type, kept=False)
     return Derivative(body, content_type, kept=True)
+
+
+def read_overlay(mark: Watermark, config: Config, storage: Storage) -> tuple[Overlay, Original]:
+    """The watermark's overlay, decoded, and the object it was read from. Missing, too
+    large or not an image imgedge decodes: ``OverlayUnavailable`` (the operator's mistake,
+    a 500); S3 failing stays ``UpstreamError``."""
+    try:
+        read = storage.get_original(mark.key, config.max_source_bytes)
+        image = decode_overlay(read.body, config)
+    except ImgedgeError as error:
+        if not error.is_client_error:
+            raise
+        log.error(json.dumps({"watermark_overlay_unavailable": mark.key, "why": error.message}))
+        raise OverlayUnavailable() from error
+    return Overlay(image, mark), read
+
+
+def _overlay_marker(mark: Watermark, request: ImageRequest) -> str:
+    """The overlay's marker of this derivative; a key too long for S3 is refused before
+    anything is read (no derivative may escape its overlay's purge)."""
+    marker = overlay_marker_key(mark.key, request)
+    if len(marker.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+        raise InvalidRequest("image path too long to carry a watermark")
+    return marker
+
+
+def stored_focal_point(metadata: Mapping[str, str], source: str) -> Point | None:
+    """The focal point stored with the original (``focal-point: X,Y``, fractions of the
+    upright original). Malformed or outside 0..1: ignored (a centred crop) and logged,
+    never an error."""
+    raw = metadata.get(FOCAL_POINT)
+    if raw is None:
+        return None
+    parts = raw.split(",")
+    try:
+        x, y = (float(part) for part in parts) if len(parts) == 2 else (math.nan, math.nan)
+    except ValueError:
+        x = y = math.nan
+    if not (0 <= x <= 1 and 0 <= y <= 1):  # NaN fails too
+        log.warning(json.dumps({"ignored_focal_point": raw, "source": source}))
+        return None
+    return x, y

@@ -3,7 +3,12 @@
 When an original is overwritten (ObjectCreated) or deleted (ObjectRemoved), every stored
 derivative of it is deleted - found through its marker index (``shared.layout``), never by
 scanning the bucket - and, on AWS, their CloudFront paths are invalidated in batches, so
-the next request renders from the new original (or 404s).
+the next request renders from the new original (or 404s). A copy of an original onto
+itself with new metadata (a new stored focal point) is an ObjectCreated event too.
+
+Any key of the originals bucket may be a watermark's overlay: the derivatives that carry
+it, whatever their original, are found through its overlay markers (one more listing per
+changed key) and purged alike.
 
 The order makes a failed purge safe to run again with the same event:
 
@@ -53,7 +58,7 @@ from botocore.exceptions import ClientError
 
 from regional_resizer.storage import Storage
 from shared.contract import uri_of
-from shared.layout import index_prefix, stored_key
+from shared.layout import carrying_key, index_prefix, overlay_prefix, stored_key
 
 log = logging.getLogger("imgedge.purge")
 log.setLevel(logging.INFO)
@@ -103,10 +108,17 @@ class Change:
     source: str  # the original's key
     removed: bool  # ObjectRemoved: its markers go too, once its paths are invalidated
     markers: tuple[str, ...]
+    overlay_markers: tuple[str, ...] = ()  # of derivatives that carry it as a watermark
 
     @property
     def stored(self) -> list[str]:
-        return [stored_key(marker, self.source) for marker in self.markers]
+        return [stored_key(marker, self.source) for marker in self.markers] + [
+            carrying_key(marker, self.source) for marker in self.overlay_markers
+        ]
+
+    @property
+    def all_markers(self) -> tuple[str, ...]:
+        return self.markers + self.overlay_markers
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -123,10 +135,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             source=source,
             removed=str(record["eventName"]).startswith("ObjectRemoved:"),
             markers=tuple(storage().list_keys(index_prefix(source))),
+            overlay_markers=tuple(storage().list_keys(overlay_prefix(source))),
         )
         for record, source in records
     ]
-    purged = [key for change in changes for key in change.stored]
+    purged = list(dict.fromkeys(key for change in changes for key in change.stored))
     storage().delete_keys(purged)  # objects first: a marker must outlive its object
     invalidations: list[str] = []
     distribution = os.environ.get("DISTRIBUTION_ID")
@@ -136,7 +149,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         invalidations = invalidate(cloudfront(), distribution, paths, identity, deadline)
     # ... and a marker must outlive its object's invalidation: a retry needs it.
     storage().delete_keys(
-        [marker for change in changes if change.removed for marker in change.markers]
+        [marker for change in changes if change.removed for marker in change.all_markers]
     )
     log.info(json.dumps({"purged": len(purged), "invalidations": invalidations}))
     return {"purged": purged, "invalidations": invalidations}

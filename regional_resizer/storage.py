@@ -17,8 +17,9 @@ The derivatives bucket's layout (derivatives plus a per-original marker index) i
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import boto3
@@ -90,11 +91,38 @@ def is_missing(error: ClientError, *, denied_is_missing: bool = False) -> bool:
     return code in MISSING or (denied_is_missing and code in DENIED)
 
 
+FOCAL_POINT = "focal-point"
+"""The user metadata (``x-amz-meta-focal-point: X,Y``) that says where a cover crop of the
+original centres when the request names no place (``derivative.stored_focal_point``)."""
+RENDERED_METADATA = (FOCAL_POINT,)
+"""User metadata that changes how an original renders. A copy of the object onto itself
+that changes it keeps the ETag (the bytes are the same), so a version is both."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """What an original's derivatives are made of: its bytes (ETag) and its rendered
+    metadata."""
+
+    etag: str
+    rendered: tuple[str | None, ...]
+
+    @classmethod
+    def of(cls, etag: object, metadata: Mapping[str, str]) -> Version:
+        return cls(str(etag or ""), tuple(metadata.get(name) for name in RENDERED_METADATA))
+
+
 @dataclass(frozen=True)
 class Original:
     body: bytes
     content_type: str
     etag: str
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    """S3 user metadata, names in lower case without ``x-amz-meta-``."""
+
+    @property
+    def version(self) -> Version:
+        return Version.of(self.etag, self.metadata)
 
 
 class Storage:
@@ -109,7 +137,8 @@ class Storage:
         return cls(s3_client(), os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
 
     def get_original(self, key: str, max_bytes: int) -> Original:
-        """The original's bytes, refused unread if S3 says it is larger than ``max_bytes``."""
+        """The original's bytes and metadata, refused unread if S3 says it is larger than
+        ``max_bytes``."""
         try:
             response = self._s3.get_object(Bucket=self.originals_bucket, Key=key)
         except ClientError as error:
@@ -133,6 +162,7 @@ class Storage:
             body=body,
             content_type=str(response.get("ContentType") or ""),
             etag=str(response.get("ETag") or ""),
+            metadata=_user_metadata(response),
         )
 
     def put_derivative(
@@ -158,8 +188,8 @@ class Storage:
             raise UpstreamError() from error
         return True
 
-    def original_etag(self, key: str) -> str | None:
-        """The original's current ETag; None once it is gone."""
+    def original_version(self, key: str) -> Version | None:
+        """The original's current version (HeadObject); None once it is gone."""
         try:
             response = self._s3.head_object(Bucket=self.originals_bucket, Key=key)
         except ClientError as error:
@@ -168,7 +198,7 @@ class Storage:
             raise UpstreamError() from error
         except BotoCoreError as error:
             raise UpstreamError() from error
-        return str(response.get("ETag") or "")
+        return Version.of(response.get("ETag"), _user_metadata(response))
 
     def has_derivative(self, key: str) -> bool:
         """Whether the derivatives bucket holds ``key`` (HeadObject). A 403 counts as absent,
@@ -224,3 +254,9 @@ class Storage:
             return getattr(self._s3, operation)(**params)
         except (ClientError, BotoCoreError) as error:
             raise UpstreamError() from error
+
+
+def _user_metadata(response: Mapping[str, Any]) -> Mapping[str, str]:
+    """A GetObject or HeadObject answer's user metadata (botocore lower-cases the names)."""
+    metadata = response.get("Metadata") or {}
+    return MappingProxyType({str(k).lower(): str(v) for k, v in metadata.items()})

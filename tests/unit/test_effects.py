@@ -4,6 +4,7 @@ background, a watermark; an EXIF-rotated JPEG, an animated GIF, the smart crop."
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 import time
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageCms, ImageFilter, ImageOps, ImageSequence, ImageStat
 
-from regional_resizer import codecs, pipeline, resampling, smartcrop, watermark
+from regional_resizer import codecs, derivative, pipeline, resampling, smartcrop, watermark
 from regional_resizer.pipeline import render
 from regional_resizer.watermark import Overlay
+from shared import layout
 from shared.config import Config, Watermark
 from shared.contract import ImageRequest
 from shared.errors import InvalidRequest
@@ -549,3 +551,47 @@ def test_the_smart_crops_small_copy_costs_little_next_to_the_render(
             render(data, request, CONFIG)
             fastest[name] = min(fastest[name], time.perf_counter() - started)
     assert fastest["smart"] < fastest["centred"] * 1.10, fastest
+
+
+@pytest.mark.parametrize(
+    ("stored", "point"),
+    [
+        ("0.25,0.75", (0.25, 0.75)),
+        (" 0 , 1 ", (0.0, 1.0)),
+        ("1,0.5", (1.0, 0.5)),
+        ("0.5", None),
+        ("0.5,0.5,0.5", None),
+        ("1.5,0.5", None),
+        ("-0.1,0.5", None),
+        ("nan,0.5", None),
+        ("inf,0.5", None),
+        ("left,top", None),
+        ("", None),
+    ],
+)
+def test_a_malformed_stored_focal_point_is_ignored_and_logged(
+    stored: str, point: tuple[float, float] | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert derivative.stored_focal_point({"focal-point": stored}, "a.jpg") == point
+    logged = [r.getMessage() for r in caplog.records if r.name == "imgedge.resizer"]
+    assert bool(logged) == (point is None)
+    assert derivative.stored_focal_point({}, "a.jpg") is None
+    assert derivative.stored_focal_point({"other": "0.1,0.1"}, "a.jpg") is None
+
+
+# --- overlay markers -----------------------------------------------------------------------
+
+
+def test_an_overlay_marker_names_the_derivative_that_carries_the_overlay() -> None:
+    request = asked("webp", width=256, watermark="logo")
+    marker = layout.overlay_marker_key("brand/logo.png", request)
+    assert marker.startswith(layout.INDEX_ROOT)  # the purge may list it
+    assert marker.startswith(layout.overlay_prefix("brand/logo.png"))
+    assert layout.carrying_key(marker, "brand/logo.png") == request.key
+    with pytest.raises(ValueError, match="not an overlay marker"):
+        layout.carrying_key(marker, "brand/other.png")
+    # no original's own markers are overlay markers, nor the reverse
+    assert not layout.overlay_prefix("a.jpg").startswith(layout.index_prefix("a.jpg"))
+    assert not marker.startswith(layout.index_prefix("brand/logo.png"))
+    digest = hashlib.sha256(b"brand/logo.png").hexdigest()[:32]
+    assert layout.overlay_prefix("brand/logo.png") == f"_index/_overlays/{digest}/"
