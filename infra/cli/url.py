@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.cli.command import CommandError
-from shared.urls import TRANSFORM_PARAMS
+from shared.viewer_query import TRANSFORM_PARAMS
 
 if TYPE_CHECKING:
     from infra.cli.command import Commands

@@ -15,7 +15,8 @@ from edge_router.normalize import normalize
 from infra.cli import main
 from shared.config import Config, load_config
 from shared.contract import uri_of
-from shared.urls import TRANSFORM_PARAMS, image_url
+from shared.urls import image_url
+from shared.viewer_query import TRANSFORM_PARAMS
 from tests.conftest import REPO
 
 SIGNED_CONFIG = 'signing_keys = { k1 = "0123456789abcdef-secret" }\nsizes = [100, 200, 400]\n'
