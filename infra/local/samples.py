@@ -4,6 +4,8 @@
 - ``photos/landscape.jpg``: 1600x1067, photo-like (gradients, blur, grain).
 - ``photos/portrait.jpg``: stored as 1200x800 pixels with EXIF Orientation 6 (rotate 90
   clockwise), so it is an 800x1200 portrait only once auto-oriented.
+- ``_imgedge-samples/watermark.png``: a semi-transparent mark, the overlay of the watermark
+  ``logo`` that the local stack's default configuration names (``SAMPLE_WATERMARKS``).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter
 
 from shared import formats
+from shared.config import Watermark
 
 EXIF_ORIENTATION = 0x0112
 ROTATE_90_CW = 6
@@ -103,6 +107,17 @@ def draw_portrait_jpeg() -> bytes:
     return _jpeg_bytes(stored, exif)
 
 
+def draw_watermark_png() -> bytes:
+    """A white ring and bar on a dark, half-transparent disc: visible on light and dark."""
+    size = (240, 240)
+    mark = Image.new("RGBA", size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(mark)
+    draw.ellipse((8, 8, 232, 232), fill=(20, 24, 30, 110))
+    draw.ellipse((40, 40, 200, 200), outline=(255, 255, 255, 200), width=18)
+    draw.rectangle((108, 64, 132, 176), fill=(255, 255, 255, 200))
+    return _png_bytes(mark.filter(ImageFilter.GaussianBlur(0.8)))
+
+
 SAMPLES = (
     Sample("sample.png", formats.PNG.media_type, draw_sample_png, "s=256x256&f=webp"),
     Sample("photos/landscape.jpg", formats.JPEG.media_type, draw_landscape_jpeg, "s=640x&f=jpeg"),
@@ -110,9 +125,18 @@ SAMPLES = (
 )
 
 
+WATERMARK = Sample("_imgedge-samples/watermark.png", formats.PNG.media_type, draw_watermark_png, "")
+SAMPLE_WATERMARKS = MappingProxyType({"logo": Watermark(key=WATERMARK.key)})
+"""The watermarks the local stack's default configuration names (``wm=logo``)."""
+
+
 def upload_samples(s3: Any, bucket: str, edge_url: str) -> list[str]:
-    """Draw and upload every sample; the URLs that show them through the edge."""
+    """Draw and upload every sample and the watermark's overlay; the URLs that show the
+    samples through the edge."""
     urls: list[str] = []
+    s3.put_object(
+        Bucket=bucket, Key=WATERMARK.key, Body=WATERMARK.draw(), ContentType=WATERMARK.content_type
+    )
     for sample in SAMPLES:
         s3.put_object(
             Bucket=bucket, Key=sample.key, Body=sample.draw(), ContentType=sample.content_type

@@ -19,8 +19,12 @@ The edge router runs as Lambda@Edge runs it: from its zip (``infra.package``, th
 build ``imgedge package`` makes) extracted under the data dir, with the configuration baked
 into it and no IMGEDGE_CONFIG in its environment.
 
-Without a configuration file the local stack traces every request (trace_sampling_rate 1),
-so that ``imgedge traces`` shows something at once; a file's rate is used as it is.
+Without a configuration file the local stack runs the defaults with two changes
+(``default_config``): it traces every request (trace_sampling_rate 1), so that ``imgedge
+traces`` shows something at once, and, with the samples, it names the sample overlay as
+watermark ``logo`` (``wm=logo``). That one configuration is baked into the edge's package
+and written to DIR/default-config.toml for the resizer and the purge (IMGEDGE_CONFIG), so
+both stages know the same watermarks. A file is used as it is.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
+from types import FrameType, MappingProxyType
 from typing import Any, TextIO
 
 import boto3
@@ -61,11 +65,11 @@ from infra.local.lambda_runtime import FunctionSpec, WorkerPool, extract_package
 from infra.local.origins import HttpOrigin, OriginGroup, S3Origin
 from infra.local.s3_events import BucketWatcher, QueueEventSource
 from infra.local.s3_server import EmbeddedS3
-from infra.local.samples import upload_samples
+from infra.local.samples import SAMPLE_WATERMARKS, upload_samples
 from infra.local.sigv4 import AccessKey
 from infra.local.state import StackState, remove_state, write_state
 from infra.local.xray_daemon import XRayDaemon
-from infra.package import build_edge_zip
+from infra.package import baked_config, build_edge_zip
 from regional_resizer.storage import s3_client as make_s3_client
 from shared.config import CONFIG_ENV, Config, load_config
 
@@ -75,6 +79,8 @@ FAKE_ACCESS_KEY = ACCESS_KEY_ID
 FAKE_SECRET_KEY = SECRET_ACCESS_KEY
 # The identity CloudFront's origin access control signs requests to the function URL with.
 CLOUDFRONT_OAC_KEY = AccessKey("cloudfront-oac", "cloudfront-oac", user_name="cloudfront-oac")
+
+DEFAULT_CONFIG_FILE = "default-config.toml"  # in the data dir, when no file is given
 
 EDGE_FUNCTION = "edge_router.handler:handler"  # inside the edge package
 RESIZER_FUNCTION = "regional_resizer.handler:handler"
@@ -108,6 +114,13 @@ def s3_client(endpoint: str, service: str = "s3") -> Any:
     if service == "s3":
         return make_s3_client(endpoint, **client_settings())
     return boto3.client(service, endpoint_url=endpoint, **client_settings())
+
+
+def default_config(samples: bool) -> Config:
+    """The configuration without a file: the defaults, every request traced, and with the
+    samples the watermark ``logo`` over the sample overlay they include."""
+    watermarks = SAMPLE_WATERMARKS if samples else MappingProxyType({})
+    return Config(trace_sampling_rate=1.0, watermarks=watermarks)
 
 
 def check_port_free(host: str, port: int) -> None:
@@ -177,11 +190,8 @@ class LocalStack:
         if not opts.s3_endpoint:
             check_port_free(opts.host, opts.s3_port)
         opts.data_dir.mkdir(parents=True, exist_ok=True)
-        config_path = opts.config_path
-        if config_path is None and os.environ.get(CONFIG_ENV):
-            config_path = Path(os.environ[CONFIG_ENV])
         # Validate before anything starts.
-        config = load_config(config_path) if config_path else Config(trace_sampling_rate=1.0)
+        config_path, config, stages_config = self._configuration()
         distribution = describe(config)
 
         if not opts.s3_endpoint:
@@ -205,8 +215,7 @@ class LocalStack:
             "AWS_EC2_METADATA_DISABLED": "true",
             **opts.extra_env,
         }
-        if config_path is not None:
-            env[CONFIG_ENV] = str(config_path.resolve())
+        env[CONFIG_ENV] = str(stages_config.resolve())
         spec = FunctionSpec(
             handler=opts.resizer_function,
             name="imgedge-regional-resizer",
@@ -293,6 +302,22 @@ class LocalStack:
         )
         write_state(opts.data_dir, state)
         self._print("ready")
+
+    def _configuration(self) -> tuple[Path | None, Config, Path]:
+        """The file given (--config, else $IMGEDGE_CONFIG; None: none), the configuration,
+        and the file the resizer and the purge read: the one given, else the default
+        configuration written out whole, so that they read what is baked into the edge."""
+        opts = self.options
+        given = opts.config_path
+        if given is None and os.environ.get(CONFIG_ENV):
+            given = Path(os.environ[CONFIG_ENV])
+        if given is not None:
+            return given, load_config(given), given
+        config = default_config(opts.samples)
+        written = opts.data_dir / DEFAULT_CONFIG_FILE
+        header = b"# imgedge serve's default configuration (no --config given)\n"
+        written.write_bytes(header + baked_config(config))
+        return None, config, written
 
     def _start_edge(self, config: Config, distribution: Distribution) -> WorkerPool:
         """The edge router's workers, running its package with the configuration baked in."""
