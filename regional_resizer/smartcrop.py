@@ -4,8 +4,8 @@ The idea is libvips' ``attention`` strategy. The picture is shrunk to a grid of
 ``GRID`` x ``GRID`` cells (whatever its shape), and each cell is scored by:
 
 - edges: the magnitude of the Laplacian of its luminance across neighbouring cells (large
-  shapes and their outlines), plus the mean gradient magnitude of the pixels inside it
-  (fine texture, which the grid alone averages away);
+  shapes and their outlines), plus the mean gradient magnitude of the (lightly blurred)
+  pixels inside it (fine texture, which the grid alone averages away);
 - colour: its chroma in CIELAB (how far from grey), however bright;
 - skin: how near its colour lies to the direction of skin tones in XYZ, scaled so that a
   neutral colour still scores well above a dark one.
@@ -15,14 +15,17 @@ they count for nothing. The scores are blurred as wide as a tenth of the crop wi
 diagonal, and the window is centred on the highest point (on the middle of the highest
 points, when several tie; so a picture without interest gives the centre).
 
-Pillow's C operations do all the per-pixel work; Python sees only the grid.
+Pillow's C operations do all the per-pixel work; Python sees only the grid (about 2 ms
+for a picture of 256 pixels a side on one core).
 """
 
 from __future__ import annotations
 
 import math
+import operator
 from array import array
-from itertools import accumulate
+from functools import cache
+from itertools import accumulate, chain, compress
 
 from PIL import Image, ImageChops, ImageFilter, ImageMath
 
@@ -43,11 +46,7 @@ _XYZ = (
     (0.0193, 0.1192, 0.9505),
 )
 _WHITE = (0.9505, 1.0, 1.089)  # D65's XYZ
-# A Sobel pair, offset so that the signed response fits a byte (128: no gradient); the
-# table turns a response into its magnitude.
-_SOBEL_X = ImageFilter.Kernel((3, 3), (-1, 0, 1, -2, 0, 2, -1, 0, 1), scale=8, offset=128)
-_SOBEL_Y = ImageFilter.Kernel((3, 3), (-1, -2, -1, 0, 0, 0, 1, 2, 1), scale=8, offset=128)
-_MAGNITUDE = tuple(abs(level - 128) * 2 for level in range(256))
+_SMOOTH = ImageFilter.BoxBlur(1)
 _TIE = 1e-6  # scores within this fraction of the best tie with it
 
 
@@ -81,7 +80,7 @@ def _premultiplied(image: Image.Image) -> Image.Image:
 
 def interest(rgb: Image.Image) -> list[float]:
     """The interest of each cell of the ``GRID`` x ``GRID`` grid over ``rgb``, row by row."""
-    cells = rgb.resize((GRID, GRID), Image.Resampling.LANCZOS)
+    cells = rgb.resize((GRID, GRID), Image.Resampling.LANCZOS, reducing_gap=2.0)
     r, g, b = (_linear(band) for band in cells.split())
     x, y, z = (_mix(row, r, g, b) for row in _XYZ)
     colour = ImageMath.lambda_eval(lambda v: _colour_score(v["x"], v["y"], v["z"]), x=x, y=y, z=z)
@@ -154,42 +153,62 @@ def _laplacian(values: list[float]) -> list[float]:
 
 
 def _texture(luma: Image.Image) -> array[float] | list[float]:
-    """The mean gradient magnitude (0..255) of the pixels inside each cell."""
+    """The mean gradient magnitude (0..255) of the pixels inside each cell: the
+    differences to the next pixel across and down, summed, after a 3x3 box blur that
+    keeps grain and noise from counting as texture."""
     width, height = luma.size
-    if width < 3 or height < 3:
+    if width < 2 or height < 2:
         return [0.0] * (GRID * GRID)
-    magnitude = ImageChops.add(
-        luma.filter(_SOBEL_X).point(_MAGNITUDE), luma.filter(_SOBEL_Y).point(_MAGNITUDE)
-    )
-    # Pillow leaves a filter's border pixels as they were: only the inside is a gradient.
-    inside = (1, 1, width - 1, height - 1)
-    cells = magnitude.convert("F").resize((GRID, GRID), Image.Resampling.BOX, box=inside)
-    return _floats(cells)
+    smooth = luma.filter(_SMOOTH)
+    here = smooth.crop((0, 0, width - 1, height - 1))
+    across = ImageChops.difference(smooth.crop((1, 0, width, height - 1)), here)
+    down = ImageChops.difference(smooth.crop((0, 1, width - 1, height)), here)
+    magnitude = ImageChops.add(across, down).convert("F")
+    return _floats(magnitude.resize((GRID, GRID), Image.Resampling.BOX))
 
 
 def _blur(values: list[float], sigma: float) -> list[float]:
-    """``values`` (a GRID x GRID grid) blurred about as a Gaussian of ``sigma`` cells
-    would: three box filters each way, the border extended."""
+    """``values`` (a GRID x GRID grid, row by row) blurred about as a Gaussian of
+    ``sigma`` cells would, the border extended: three box filters each way. Scaled by a
+    constant (only where the peak lies matters)."""
     # Three boxes of width w have the variance (w * w - 1) / 4.
-    radius = max(0, round((math.sqrt(4 * sigma * sigma + 1) - 1) / 2))
-    n = GRID
-    rows = [values[i * n : (i + 1) * n] for i in range(n)]
-    for _ in range(3):
-        rows = [_box(row, radius) for row in rows]
-    columns = [list(column) for column in zip(*rows, strict=True)]
-    for _ in range(3):
-        columns = [_box(column, radius) for column in columns]
-    return [value for row in zip(*columns, strict=True) for value in row]
+    radius = round((math.sqrt(4 * sigma * sigma + 1) - 1) / 2)
+    if radius < 1:
+        return values
+    columns = _transposed(_along_rows(values, radius))
+    return _transposed(_along_rows(columns, radius))
 
 
-def _box(line: list[float], radius: int) -> list[float]:
-    """The mean of each value's 2 * radius + 1 neighbours along ``line``, ends extended."""
-    if radius == 0:
-        return line
-    padded = [line[0]] * (radius + 1) + line + [line[-1]] * radius
-    sums = list(accumulate(padded))
+def _along_rows(values: list[float], radius: int) -> list[float]:
+    """Three box filters of width 2 * radius + 1 along each row of the grid, the row's
+    ends extended once by as far as the three reach."""
+    reach = 3 * radius
+    flat: list[float] = []
+    for row in _split(values):
+        flat += [row[0]] * reach
+        flat += row
+        flat += [row[-1]] * reach
     width = 2 * radius + 1
-    return [(sums[i + width] - sums[i]) / width for i in range(len(line))]
+    for _ in range(3):  # each pass: sums of ``width`` running values, ``width - 1`` fewer
+        sums = list(accumulate(flat, initial=0.0))
+        flat = list(map(operator.sub, sums[width:], sums))
+    return list(compress(flat, _kept(radius)))
+
+
+def _transposed(values: list[float]) -> list[float]:
+    return list(chain.from_iterable(zip(*_split(values), strict=True)))
+
+
+def _split(values: list[float]) -> list[list[float]]:
+    return [values[start : start + GRID] for start in range(0, GRID * GRID, GRID)]
+
+
+@cache
+def _kept(radius: int) -> tuple[bool, ...]:
+    """Which of ``_along_rows``' sums are a cell's: in each padded row, the first GRID
+    (the rest straddle two rows)."""
+    length = GRID + 6 * radius
+    return tuple(i % length < GRID for i in range(GRID * length - 6 * radius))
 
 
 def _peak(values: list[float]) -> tuple[float, float]:
