@@ -11,14 +11,16 @@ place to choose along one axis.
 Reported for each picture and crop: the window imgedge chooses and the one sharp chooses,
 both in pixels of the upright original; their IoU (intersection over union); for a
 generated picture, whether imgedge's window holds the whole subject. imgedge's window is
-``smartcrop.focus`` on the upright picture shrunk to ``FOCUS_SIDE`` (decoded by the
-pipeline's own ``decode``), the largest window of the crop's aspect centred there and kept
-inside the picture. sharp's is the crop offset it reports, scaled back to the original.
+the pipeline's own focal point for the request (``pipeline.smart_focus``:
+``smartcrop.focus`` on a small copy of the upright picture), the largest window of the
+crop's aspect centred there and kept inside the picture. sharp's is the crop offset it
+reports, scaled back to the original.
 
-Timing: the pipeline's ``render`` of every photo and crop (WebP, the sizes of ``CROPS``)
+Timing: the pipeline's ``render`` of every photo and crop (WebP, the crops' sizes)
 with ``g=smart`` against the same render centred, in one process, interleaved (the order
 alternates each round); ``time_ratio`` is the median over the rounds of the ratio of the
-rounds' total times.
+rounds' total times. Times are the process's CPU time, which other work on a shared
+machine does not inflate.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 from bench import toolchain
 from bench.workers import REPO
-from regional_resizer import colour, pipeline, smartcrop
+from regional_resizer import pipeline
 from shared.config import Config
 from shared.contract import ImageRequest
 
@@ -68,7 +70,6 @@ PHOTOS = (
 SQUARE = (480, 480)
 WIDE = (1280, 720)
 TALL = (720, 1280)
-FOCUS_SIDE = 256  # the long side of the picture ``focus`` looks at
 DEFAULT_ROUNDS = 7
 
 Box = tuple[float, float, float, float]  # left, top, right, bottom
@@ -235,21 +236,24 @@ def _subject(
 
 
 def imgedge_window(data: bytes, size: tuple[int, int], crop: tuple[int, int]) -> Box:
-    """The window ``g=smart`` crops: ``focus`` on the upright picture, shrunk."""
-    return window(size, crop, smartcrop.focus(small_upright(data), crop[0] / crop[1]))
-
-
-def small_upright(data: bytes) -> Image.Image:
-    """The picture decoded by the pipeline (shrunk on load as for a thumbnail), upright,
-    in sRGB, its long side at most ``FOCUS_SIDE``."""
+    """The window ``g=smart`` crops: the pipeline's own focal point for the request
+    (``smartcrop.focus`` on its small copy of the upright picture), and the largest
+    window of the crop's aspect centred there."""
     config = Config()
     request = ImageRequest.canonical(
-        "bench", fmt="webp", width=FOCUS_SIDE, height=FOCUS_SIDE, fit="inside", config=config
+        "bench", fmt="webp", width=crop[0], height=crop[1], gravity="smart", config=config
     )
     decoded = pipeline.decode(data, request, config)
-    image = pipeline.orient(decoded.image, decoded.orientation)
-    image.thumbnail((FOCUS_SIDE, FOCUS_SIDE), Image.Resampling.BOX)
-    return colour.to_srgb(image, decoded.profile)
+    upright = pipeline.orient(decoded.image, decoded.orientation)
+    return window(size, crop, pipeline.smart_focus(upright, decoded, request))
+
+
+def upright_size(data: bytes) -> tuple[int, int]:
+    """The picture's size once upright, as the pipeline decodes it."""
+    config = Config()
+    request = ImageRequest.canonical("bench", fmt="webp", config=config)
+    size: tuple[int, int] = pipeline.decode(data, request, config).size
+    return size
 
 
 def sharp_windows(scratch: Path, jobs: list[tuple[Picture, tuple[int, int]]]) -> list[Box]:
@@ -310,9 +314,9 @@ def time_ratio(pictures: list[Picture], rounds: int) -> tuple[float, list[float]
         order = (0, 1) if round_ % 2 == 0 else (1, 0)
         for data, requests in work:
             for side in order:
-                start = time.perf_counter()
+                start = time.process_time()
                 pipeline.render(data, requests[side], config)
-                spent[side] += time.perf_counter() - start
+                spent[side] += time.process_time() - start
         ratios.append(spent[0] / spent[1])
     return statistics.median(ratios), ratios
 
@@ -324,12 +328,7 @@ def photos() -> list[Picture]:
     result = []
     for name in PHOTOS:
         path = CORPUS / name
-        image = small_upright(path.read_bytes())
-        with Image.open(path) as original:
-            size = original.size
-        if (image.width >= image.height) != (size[0] >= size[1]):
-            size = (size[1], size[0])
-        result.append(Picture(name, path, size))
+        result.append(Picture(name, path, upright_size(path.read_bytes())))
     return result
 
 

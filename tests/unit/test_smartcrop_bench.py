@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from bench import smartcrop as bench
+from regional_resizer.pipeline import SMART_SIDE
 from regional_resizer.smartcrop import focus
 
 
@@ -142,7 +143,7 @@ def test_focus_keeps_the_subject_of_a_generated_picture(index: int) -> None:
     """The bench's measure, on a few pictures shrunk as the pipeline shrinks them."""
     item = pictures()[index]
     small = item.image.copy()
-    small.thumbnail((bench.FOCUS_SIDE, bench.FOCUS_SIDE), Image.Resampling.BOX)
+    small.thumbnail((SMART_SIDE, SMART_SIDE), Image.Resampling.BOX)
     picture = bench.Picture(item.name, bench.CORPUS, item.image.size, item.subject)
     for crop in picture.crops():
         point = focus(small, crop[0] / crop[1])
