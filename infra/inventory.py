@@ -22,12 +22,11 @@ import boto3
 from botocore.exceptions import ClientError
 from PIL import Image
 
-from edge_router.normalize import normalize
 from infra.local import credentials as local
 from regional_resizer import storage
-from shared import formats
+from shared import formats, urls
 from shared.config import Config
-from shared.contract import DEFAULT_FIT, ORIGINAL_PREFIX, ImageRequest
+from shared.contract import ORIGINAL_PREFIX, ImageRequest
 from shared.errors import InvalidRequest
 from shared.layout import index_prefix, stored_key
 
@@ -70,24 +69,9 @@ class DerivativeInfo:
 
 
 def viewer_path(request: ImageRequest, config: Config) -> str:
-    """The URL a viewer would write for ``request``: ``/photos/cat.jpg?s=256x256&f=webp``.
-    The edge normalizes it back to ``request`` (the canonical key)."""
-    path = "/" + request_path(request.source)
-    if request.is_original:
-        # A source that reads as a canonical key itself is reachable by its key only.
-        try:
-            return path if normalize(path, "", None, config) == request else request.uri
-        except InvalidRequest:
-            return request.uri
-    params: list[str] = []
-    if request.width is not None or request.height is not None:
-        params.append(f"s={request.width or ''}x{request.height or ''}")
-    params.append(f"f={request.format}")
-    if request.quality is not None:
-        params.append(f"q={request.quality}")
-    if request.fit != DEFAULT_FIT:
-        params.append(f"fit={request.fit}")
-    return f"{path}?{'&'.join(params)}"
+    """The URL a viewer would write for ``request``: ``/photos/cat.jpg?s=256x256&f=webp``,
+    the canonical one (``shared.urls``). The edge normalizes it back to ``request``."""
+    return urls.viewer_path(request, config)
 
 
 def request_path(source: str) -> str:

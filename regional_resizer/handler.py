@@ -35,13 +35,13 @@ import os
 import time
 from functools import cache
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote
 
 from regional_resizer import responses, tracing
 from regional_resizer.derivative import Deadline, make_derivative
 from regional_resizer.storage import Storage
 from shared.config import Config, load_config
-from shared.contract import DEFAULT_FIT, ImageRequest, uri_of
+from shared.contract import ImageRequest
 from shared.errors import (
     DeadlineExceeded,
     ImgedgeError,
@@ -50,6 +50,7 @@ from shared.errors import (
     MethodNotAllowed,
 )
 from shared.signing import SIGNATURE_PARAM, signature
+from shared.urls import viewer_path
 
 log = logging.getLogger("imgedge.resizer")
 log.setLevel(logging.INFO)
@@ -139,17 +140,9 @@ def stored_location(request: ImageRequest, config: Config) -> str:
     if not config.signing_keys:
         log.warning("no signing key to redirect %s to a signed URL", request.key)
         return request.uri
-    params: list[tuple[str, str]] = []
-    if request.width is not None or request.height is not None:
-        params.append(("s", f"{request.width or ''}x{request.height or ''}"))
-    params.append(("f", str(request.format)))
-    if request.fit != DEFAULT_FIT:
-        params.append(("fit", request.fit))
-    if request.quality is not None:
-        params.append(("q", str(request.quality)))
     key_id, secret = list(config.signing_keys.items())[-1]
-    params.append((SIGNATURE_PARAM, signature(request.key, key_id, secret)))
-    return uri_of(request.source) + "?" + urlencode(params)
+    sig = signature(request.key, key_id, secret)
+    return f"{viewer_path(request, config)}&{SIGNATURE_PARAM}={sig}"
 
 
 def _method(event: dict[str, Any]) -> str:
