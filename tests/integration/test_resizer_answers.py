@@ -98,6 +98,17 @@ def test_the_viewer_url_is_signed_exactly_as_a_viewer_would_sign_it() -> None:
     )
 
 
+def test_a_signed_redirect_keeps_every_transform_option() -> None:
+    config = signed_config()
+    for key in (
+        "333x222-crop5,6,700,500-fp0.25,0.75-r90-fliph-blur2-sharpen1-bg123456/webp/p.jpg",
+        "full-crop0,0,10,10/png/p.jpg",
+        "333x222-gsmart-q60/jpeg/p.jpg",
+    ):
+        request = ImageRequest.parse(key, config, signed=True)
+        assert routed(resizer.stored_location(request, config), config) == request
+
+
 def test_an_allowed_size_is_redirected_to_its_canonical_uri() -> None:
     config = signed_config()
     for key in ("256x/png/a b.jpg", "original/x.png", "full/webp/y.jpg"):
