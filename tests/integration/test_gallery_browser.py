@@ -18,6 +18,8 @@ from PIL import Image
 from edge_router.normalize import negotiate
 from infra.cli import main
 from infra.inventory import Inventory
+from infra.local.gallery import DEMO_TRANSFORMS
+from infra.local.stack import default_config
 from shared.config import Config
 from tests.conftest import make_s3_client
 from tests.integration import browser
@@ -30,6 +32,10 @@ LANDSCAPE = "photos/landscape.jpg"  # a sample: 1600x1067
 HOSTILE = 'photos/<img src=x onerror="alert(1)">&amp;.png'
 CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'"
 IMAGES = "Array.from(document.images).map(i => [i.currentSrc, i.complete, i.naturalWidth])"
+RESPONSIVE = IMAGES.replace("document.images", "document.querySelectorAll('img[srcset]')")
+TRANSFORMS = IMAGES.replace(
+    "document.images", "document.querySelectorAll('.transforms img')"
+).replace("i.naturalWidth]", "i.naturalWidth, i.naturalHeight, i.getAttribute('src')]")
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +128,8 @@ def test_the_demo_negotiates_avif_or_webp_as_chromium_asks(
 ) -> None:
     page.navigate(gallery(stack, "demo", LANDSCAPE))
 
-    ((src, _, width),) = assert_every_image_decoded(page)
+    ((src, complete, width),) = page.evaluate(RESPONSIVE)  # the transforms' below
+    assert complete
     # 1280 px wide window, sizes="(max-width: 600px) 100vw, 50vw": the 640w candidate.
     assert src == f"{stack.edge}/{quote(LANDSCAPE)}?s=640x&f=auto"
     assert width == 640
@@ -130,6 +137,29 @@ def test_the_demo_negotiates_avif_or_webp_as_chromium_asks(
     expected = negotiate(accept, LANDSCAPE, Config())
     assert expected in ("avif", "webp"), accept
     assert page.responses()[src]["mimeType"] == f"image/{expected}"
+    assert_no_policy_violations(page)
+
+
+def test_every_transform_on_the_demo_loads(stack: Served, s3: Any, page: Page) -> None:
+    """The default configuration names the sample overlay as watermark logo and has no
+    signing key: a picture per transform and per watermark, a line for the crop."""
+    page.navigate(gallery(stack, "demo", LANDSCAPE))
+
+    pictures = page.evaluate(TRANSFORMS)
+    broken = [src for _, complete, width, _, src in pictures if not (complete and width > 0)]
+    assert not broken, f"transforms not decoded: {broken}"
+    config = default_config(samples=True)
+    expected = [q for _, q, _ in DEMO_TRANSFORMS] + [f"s=320x&wm={n}" for n in config.watermarks]
+    path = f"/{quote(LANDSCAPE)}"
+    assert [src for *_, src in pictures] == [f"{path}?{query}" for query in expected]
+    sizes = {src.split("?", 1)[1]: (width, height) for _, _, width, height, src in pictures}
+    # The landscape sample is 1600x1067: the cover crops are square, the rest 320 wide
+    # (the turned one too: s is the size of the turned output).
+    assert sizes["s=320x320&g=north"] == sizes["s=320x320&fp=0.3,0.25"] == (320, 320)
+    assert sizes["s=160x&dpr=2"] == sizes["s=320x&flip=v"] == (320, 213)
+    assert sizes["s=320x&r=90"] == (320, 480)
+    assert sizes["s=320x160&fit=contain&bg=000000"] == (320, 160)
+    assert "crop: No signing key is configured" in page.evaluate("document.body.innerText")
     assert_no_policy_violations(page)
 
 
