@@ -40,7 +40,7 @@ from shared import formats
 from shared.config import Config
 from shared.errors import InvalidRequest, SignatureInvalid
 from shared.signing import SIGNATURE_PARAM, signature
-from shared.urls import read, read_query
+from shared.viewer_query import read, read_query
 
 log = logging.getLogger("imgedge.local")
 
