@@ -285,9 +285,17 @@ def from_sharp(size: tuple[int, int], crop: tuple[int, int], left: int, top: int
 # --- Timing -------------------------------------------------------------------------------
 
 
-def time_ratio(pictures: list[Picture], rounds: int) -> tuple[float, list[float]]:
-    """The median over ``rounds`` of (time with g=smart) / (time centred), each round
-    rendering every picture and crop both ways, the order alternating."""
+@dataclass(frozen=True)
+class Timing:
+    ratio: float  # the median over the rounds of the rounds' total times' ratio
+    ratios: list[float]  # each round's
+    per_render: dict[str, float]  # each picture and crop's median ratio over the rounds
+    centred_ms: float  # the median round's total time, centred
+
+
+def time_ratio(pictures: list[Picture], rounds: int) -> Timing:
+    """(time with g=smart) / (time centred), each round rendering every picture and crop
+    both ways, the order alternating."""
     config = Config()
     work = []
     for picture in pictures:
@@ -304,21 +312,27 @@ def time_ratio(pictures: list[Picture], rounds: int) -> tuple[float, list[float]
                 )
                 for gravity in ("smart", None)
             ]
-            work.append((data, requests))
-    for data, requests in work:  # warm up: imports, codecs, caches
+            work.append((f"{picture.name} {crop[0]}x{crop[1]}", data, requests))
+    for _, data, requests in work:  # warm up: imports, codecs, caches
         for request in requests:
             pipeline.render(data, request, config)
-    ratios = []
+    ratios, totals = [], []
+    each: dict[str, list[float]] = {key: [] for key, _, _ in work}
     for round_ in range(rounds):
         spent = [0.0, 0.0]
         order = (0, 1) if round_ % 2 == 0 else (1, 0)
-        for data, requests in work:
+        for key, data, requests in work:
+            times = [0.0, 0.0]
             for side in order:
                 start = time.process_time()
                 pipeline.render(data, requests[side], config)
-                spent[side] += time.process_time() - start
+                times[side] = time.process_time() - start
+            spent = [spent[0] + times[0], spent[1] + times[1]]
+            each[key].append(times[0] / times[1] if times[1] else 1.0)
         ratios.append(spent[0] / spent[1])
-    return statistics.median(ratios), ratios
+        totals.append(spent[1])
+    per_render = {key: statistics.median(values) for key, values in each.items()}
+    return Timing(statistics.median(ratios), ratios, per_render, 1000 * statistics.median(totals))
 
 
 # --- The run ------------------------------------------------------------------------------
@@ -361,8 +375,8 @@ def main(argv: list[str] | None = None) -> None:
                     "subject_kept_by_sharp": kept_by_sharp,
                 }
             )
-        ratio, ratios = time_ratio(pictures[: len(PHOTOS)], args.rounds)
-    summary = summarise(rows, ratio)
+        timing = time_ratio(pictures[: len(PHOTOS)], args.rounds)
+    summary = summarise(rows, timing.ratio)
     subject_rows = [row for row in rows if row["subject_kept"] is not None]
     print(table(rows))
     print()
@@ -375,8 +389,14 @@ def main(argv: list[str] | None = None) -> None:
     by_sharp = sum(1 for row in subject_rows if row["subject_kept_by_sharp"])
     print(f"subjects inside sharp's crop: {by_sharp}/{len(subject_rows)}")
     print(
-        f"time g=smart / centred: {ratio:.3f} (median of {args.rounds} rounds; "
-        f"{min(ratios):.3f}..{max(ratios):.3f})"
+        f"time g=smart / centred: {timing.ratio:.3f} (median of {args.rounds} rounds; "
+        f"{min(timing.ratios):.3f}..{max(timing.ratios):.3f}; a round centred: "
+        f"{timing.centred_ms:.0f} ms of CPU)"
+    )
+    slowest = sorted(timing.per_render.items(), key=lambda item: item[1])
+    print(
+        "per render, median over the rounds: "
+        f"{slowest[0][1]:.2f} ({slowest[0][0]}) .. {slowest[-1][1]:.2f} ({slowest[-1][0]})"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(summary) + "\n")
