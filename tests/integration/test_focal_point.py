@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from infra.local.events import DISTRIBUTION_ID
 from infra.local.stack import LocalStack
 from regional_resizer import derivative
 from regional_resizer.derivative import Deadline, make_derivative
@@ -28,7 +29,6 @@ from tests.integration.test_purge import (
     cloudfront_client,
     edge_url,
     eventually,
-    invalidation_of,
     keys,
     start_stack,
     wait_completed,
@@ -72,6 +72,42 @@ def set_focal_point(s3: Any, bucket: str, key: str, value: str) -> None:
     )
 
 
+def invalidation_ids(cloudfront: Any) -> set[str]:
+    listed = cloudfront.list_invalidations(DistributionId=DISTRIBUTION_ID)["InvalidationList"]
+    return {summary["Id"] for summary in listed.get("Items", [])}
+
+
+def new_invalidation(cloudfront: Any, before: set[str], path: str) -> dict[str, Any]:
+    """The first invalidation not in ``before`` that names ``path``, once it exists (an
+    earlier one may name it too: the upload's own purge, if its event came late)."""
+    found: list[dict[str, Any]] = []
+
+    def made() -> bool:
+        for invalidation_id in invalidation_ids(cloudfront) - before:
+            invalidation = cloudfront.get_invalidation(
+                DistributionId=DISTRIBUTION_ID, Id=invalidation_id
+            )["Invalidation"]
+            if path in invalidation["InvalidationBatch"]["Paths"]["Items"]:
+                found.append(invalidation)
+                return True
+        return False
+
+    eventually(made, f"a new invalidation of {path}")
+    return found[0]
+
+
+def stored_and_cached(s3: Any, urls: list[str], stored: set[str]) -> None:
+    """Wait until every URL is a cache hit and every key stored: an upload's own event may
+    purge what was made before the purge ran."""
+    eventually(
+        lambda: (
+            all(fetch(url).headers["X-Cache"] == "Hit from cloudfront" for url in urls)
+            and stored <= keys(s3, "derivatives")
+        ),
+        f"{sorted(stored)} stored and cached",
+    )
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     local = start_stack(tmp_path_factory.mktemp("focal") / "data")
@@ -97,16 +133,16 @@ def test_a_cover_crop_follows_the_stored_focal_point_and_its_change_purges(
     )
     url = f"{edge}/fp/pic.png?s=100x100&f=png"
     assert near(colour_at(fetch(url), 64, 64), RED)
-    assert fetch(url).headers["X-Cache"] == "Hit from cloudfront"
     # the request's own gravity, and a size that crops nothing, ignore the stored point
     assert near(colour_at(fetch(f"{edge}/fp/pic.png?s=100x100&f=png&g=e"), 64, 64), BLUE)
     inside = fetch(f"{edge}/fp/pic.png?s=100x&f=png")
     assert near(colour_at(inside, 10, 25), RED) and near(colour_at(inside, 90, 25), BLUE)
-    assert "128x128/png/fp/pic.png" in keys(s3, "derivatives")
+    stored_and_cached(s3, [url], {"128x128/png/fp/pic.png"})
+    before = invalidation_ids(cloudfront)
 
     set_focal_point(s3, "originals", "fp/pic.png", "1,0.5")
 
-    invalidation = invalidation_of(cloudfront, "/128x128/png/fp/pic.png")
+    invalidation = new_invalidation(cloudfront, before, "/128x128/png/fp/pic.png")
     # every derivative of the original goes, whether the focal point changed it or not
     assert len(invalidation["InvalidationBatch"]["Paths"]["Items"]) == 3
     assert "/128x/png/fp/pic.png" in invalidation["InvalidationBatch"]["Paths"]["Items"]
