@@ -9,9 +9,9 @@ Everything is planned in the upright frame (EXIF orientation applied), on the re
 crop region (the whole source without one). The turn (``r``) comes after the resize, so a
 quarter turn plans the requested sides swapped: ``s`` is the size of the turned output. A
 cover crop's window lies inside the region, placed by the request's focus (centred on it
-as far as the region allows), else its compass gravity (``transforms.COMPASS``: where in
-the region's slack the window sits), else on a focal point the caller gives (the smart
-crop's, or the one stored with the original), else in the centre.
+as far as the region allows; a compass gravity is a focus on the original's edge), else on
+a focal point the caller gives (the smart crop's, or the one stored with the original),
+else in the centre of the region.
 """
 
 from __future__ import annotations
@@ -112,11 +112,9 @@ the point in source pixels it centres on)."""
 
 
 def _placement(request: ImageRequest, src_w: int, src_h: int, focal_point: Point | None) -> Anchor:
-    """How the cover window is placed: the request's focus, its compass gravity, the
-    caller's focal point (``g=smart`` or none), else the centre."""
-    point = request.focus
-    if point is None and request.gravity not in (None, transforms.SMART):
-        return ("compass", transforms.COMPASS[str(request.gravity)])
+    """How the cover window is placed: the request's focus, the caller's focal point
+    (``g=smart``'s, or the stored one), else the centre of the region."""
+    point = request.focus  # a compass gravity is one too (``ImageRequest.canonical``)
     if point is None:
         point = focal_point
     if point is None:

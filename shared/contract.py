@@ -50,6 +50,9 @@ FULL_SIZE = "full"
 
 MAX_KEY_BYTES = 1024  # S3's limit on an object key
 MAX_SOURCE_KEY_BYTES = 960  # leaves room for the geometry and format segments
+OVERLAY_MARKER_BYTES = 50
+"""What a watermarked derivative's marker under its overlay adds to the key
+(``shared.layout.overlay_marker_key``): such a key leaves that much room in S3's limit."""
 
 # A canonical URI is at once the CloudFront cache key, the path CloudFront asks S3 for, and
 # the purge's invalidation path. CloudFront matches an invalidation path only if it escapes
@@ -150,8 +153,9 @@ class ImageRequest:
             if not 1 <= self.quality <= 100:
                 raise InvalidRequest("quality must lie in 1..100")
         self._check_transforms()
-        if len(self.key.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-            raise InvalidRequest(f"key longer than {MAX_KEY_BYTES} bytes: a shorter path")
+        limit = MAX_KEY_BYTES - (OVERLAY_MARKER_BYTES if self.watermark else 0)
+        if len(self.key.encode("utf-8", "surrogatepass")) > limit:
+            raise InvalidRequest(f"key longer than {limit} bytes: a shorter path")
 
     def _check_transforms(self) -> None:
         if self.crop is not None:
@@ -166,8 +170,8 @@ class ImageRequest:
             raise InvalidRequest("g and fp apply only to a cover crop (both sides, fit=cover)")
         if self.gravity is not None and self.focus is not None:
             raise InvalidRequest("fp and g exclude each other")
-        if self.gravity is not None and self.gravity not in transforms.GRAVITIES:
-            raise InvalidRequest(f"unknown gravity {self.gravity!r}")
+        if self.gravity not in (None, transforms.SMART):  # a compass point is a focus
+            raise InvalidRequest(f"gravity {self.gravity!r} is not canonical")
         if self.focus is not None and not all(0 <= v <= 1 for v in self.focus):
             raise InvalidRequest("fp must lie in 0..1 on both axes")
         if self.rotate not in transforms.ROTATIONS:

@@ -6,10 +6,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.config import Config
-from shared.contract import ImageRequest
+from edge_router.normalize import normalize
+from shared.config import Config, Watermark
+from shared.contract import MAX_KEY_BYTES, OVERLAY_MARKER_BYTES, ImageRequest
 from shared.errors import InvalidRequest
-from shared.layout import INDEX_ROOT, index_key, index_prefix, stored_key, variant_of
+from shared.layout import (
+    INDEX_ROOT,
+    index_key,
+    index_prefix,
+    overlay_marker_key,
+    overlay_prefix,
+    stored_key,
+    variant_of,
+)
 
 CONFIG = Config()
 
@@ -55,3 +64,18 @@ def test_a_marker_of_another_source_names_nothing() -> None:
     assert stored_key(marker, "a.jpg") == "256x/webp/a.jpg"
     with pytest.raises(ValueError, match="not a marker"):
         stored_key(marker, "b.jpg")
+
+
+def test_a_watermarked_key_leaves_room_for_its_overlay_marker() -> None:
+    config = Config(watermarks={"w" * 32: Watermark(key="brand/" + "m" * 900 + ".png")})
+    assert len(overlay_prefix("any/overlay.png")) == OVERLAY_MARKER_BYTES
+    query = f"s=256x256&fp=0.35,0.65&r=90&blur=0.5&sharpen=0.5&bg=000000&wm={'w' * 32}"
+    fits = None
+    for length in range(800, 961):
+        try:
+            fits = normalize(f"/{'a' * length}", query, None, config)
+        except InvalidRequest:
+            break
+    assert fits is not None and len(fits.key) == MAX_KEY_BYTES - OVERLAY_MARKER_BYTES
+    marker = overlay_marker_key(config.watermarks["w" * 32].key, fits)
+    assert len(marker.encode()) == MAX_KEY_BYTES

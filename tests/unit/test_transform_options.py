@@ -109,7 +109,7 @@ def test_a_key_too_long_for_s3_is_refused_whole() -> None:
     source = "a" * 950 + ".jpg"  # within the source limit, with room for a plain geometry
     assert normalize(f"/{source}", "s=256x", None, config).key == f"256x/jpeg/{source}"
     query = f"s=256x256&fp=0.352,0.654&r=90&flip=h&blur=0.5&sharpen=0.5&bg=000000&wm={'w' * 32}"
-    with pytest.raises(InvalidRequest, match="key longer than 1024 bytes"):
+    with pytest.raises(InvalidRequest, match="key longer than 974 bytes"):
         normalize(f"/{source}", query, None, config)
 
 
