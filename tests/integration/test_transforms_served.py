@@ -105,15 +105,15 @@ def stored(s3: Any, key: str) -> bool:
 
 def test_each_option_is_stored_under_its_canonical_key(stack: Served, s3: Any) -> None:
     cases = {
-        "s=100x100&g=east&f=png": "100x100-fp1,0.5/png/q.png",
-        "s=100x100&fp=0.1,0.4&f=png": "100x100-fp0.1,0.4/png/q.png",
-        "s=100x100&g=smart&f=png": "100x100-gsmart/png/q.png",
-        "s=100x&r=90&f=png": "100x-r90/png/q.png",
-        "s=100x&flip=v&f=png": "100x-r180-fliph/png/q.png",
-        "s=100x&blur=3&f=png": "100x-blur3/png/q.png",
-        "s=100x&sharpen=1&f=png": "100x-sharpen1/png/q.png",
+        "s=128x128&g=east&f=png": "128x128-fp1,0.5/png/q.png",
+        "s=128x128&fp=0.1,0.4&f=png": "128x128-fp0.1,0.4/png/q.png",
+        "s=128x128&g=smart&f=png": "128x128-gsmart/png/q.png",
+        "s=128x&r=90&f=png": "128x-r90/png/q.png",
+        "s=128x&flip=v&f=png": "128x-r180-fliph/png/q.png",
+        "s=128x&blur=3&f=png": "128x-blur3/png/q.png",
+        "s=128x&sharpen=1&f=png": "128x-sharpen1/png/q.png",
         "s=160x160&fit=contain&bg=000000&f=png": "160x160-contain-bg000000/png/q.png",
-        "s=200x&wm=logo&f=png": "200x-wmlogo/png/q.png",
+        "s=256x&wm=logo&f=png": "256x-wmlogo/png/q.png",
     }
     for query, key in cases.items():
         reply = get(stack, query)
@@ -136,34 +136,34 @@ def test_dpr_and_respellings_share_one_cache_entry(stack: Served) -> None:
 
 
 def test_compass_gravity_and_focal_point_place_the_cover_crop(stack: Served) -> None:
-    west = rendered(stack, "s=100x100&g=west&f=png")
-    east = rendered(stack, "s=100x100&g=e&f=png")
-    centre = rendered(stack, "s=100x100&f=png")
-    assert near(west.getpixel((5, 5)), RED) and near(west.getpixel((95, 5)), RED)
-    assert near(east.getpixel((5, 5)), GREEN) and near(east.getpixel((95, 95)), YELLOW)
-    assert near(centre.getpixel((5, 5)), RED) and near(centre.getpixel((95, 5)), GREEN)
-    focused = rendered(stack, "s=100x100&fp=0.9,0.5&f=png")
-    assert list(focused.getdata()) == list(east.getdata())  # clamped to the same window
+    west = rendered(stack, "s=128x128&g=west&f=png")
+    east = rendered(stack, "s=128x128&g=e&f=png")
+    centre = rendered(stack, "s=128x128&f=png")
+    assert near(west.getpixel((5, 5)), RED) and near(west.getpixel((122, 5)), RED)
+    assert near(east.getpixel((5, 5)), GREEN) and near(east.getpixel((122, 122)), YELLOW)
+    assert near(centre.getpixel((5, 5)), RED) and near(centre.getpixel((122, 5)), GREEN)
+    focused = rendered(stack, "s=128x128&fp=0.9,0.5&f=png")
+    assert focused.tobytes() == east.tobytes()  # clamped to the same window
 
 
 def test_turns_and_mirrors_move_the_quadrants(stack: Served) -> None:
-    turned = rendered(stack, "s=100x&r=90&f=png")
-    assert turned.size == (100, 200)  # s names the turned output
+    turned = rendered(stack, "s=128x&r=90&f=png")
+    assert turned.size == (128, 256)  # s names the turned output
     # Clockwise: the left column (red over blue) becomes the top row, blue on the left.
-    assert near(turned.getpixel((25, 5)), BLUE) and near(turned.getpixel((75, 5)), RED)
-    mirrored = rendered(stack, "s=200x&flip=h&f=png")
-    assert near(mirrored.getpixel((5, 5)), GREEN) and near(mirrored.getpixel((195, 95)), BLUE)
-    upside = rendered(stack, "s=200x&flip=v&f=png")
-    assert near(upside.getpixel((5, 5)), BLUE) and near(upside.getpixel((195, 5)), YELLOW)
+    assert near(turned.getpixel((32, 5)), BLUE) and near(turned.getpixel((96, 5)), RED)
+    mirrored = rendered(stack, "s=256x&flip=h&f=png")
+    assert near(mirrored.getpixel((5, 5)), GREEN) and near(mirrored.getpixel((250, 122)), BLUE)
+    upside = rendered(stack, "s=256x&flip=v&f=png")
+    assert near(upside.getpixel((5, 5)), BLUE) and near(upside.getpixel((250, 5)), YELLOW)
 
 
 def test_blur_and_sharpen_change_the_edges_only(stack: Served) -> None:
-    plain = rendered(stack, "s=200x&f=png")
-    blurred = rendered(stack, "s=200x&blur=5&f=png")
-    sharpened = rendered(stack, "s=200x&sharpen=2&f=png")
+    plain = rendered(stack, "s=256x&f=png")
+    blurred = rendered(stack, "s=256x&blur=5&f=png")
+    sharpened = rendered(stack, "s=256x&sharpen=2&f=png")
     assert near(blurred.getpixel((20, 20)), RED)  # far from an edge
-    assert not near(blurred.getpixel((99, 25)), plain.getpixel((99, 25)), 30)  # at one
-    edge_strip = (90, 0, 110, 100)
+    assert not near(blurred.getpixel((127, 32)), plain.getpixel((127, 32)), 30)  # at one
+    edge_strip = (118, 0, 138, 128)
     spread = ImageStat.Stat(blurred.crop(edge_strip).convert("L")).stddev[0]
     assert spread < ImageStat.Stat(plain.crop(edge_strip).convert("L")).stddev[0]
     assert sharpened.tobytes() != plain.tobytes()
@@ -194,25 +194,25 @@ def test_a_signed_crop_cuts_the_upright_original(stack: Served) -> None:
 
 
 def test_a_watermark_is_drawn_in_its_corner(stack: Served) -> None:
-    marked = rendered(stack, "s=200x&wm=logo&f=png")
-    assert marked.size == (200, 100)
-    assert near(marked.getpixel((195, 95)), MAGENTA)  # se, no margin, half the width
+    marked = rendered(stack, "s=256x&wm=logo&f=png")
+    assert marked.size == (256, 128)
+    assert near(marked.getpixel((250, 122)), MAGENTA)  # se, no margin, never enlarged
     assert near(marked.getpixel((5, 5)), RED)
 
 
 @pytest.mark.parametrize(
     ("query", "named"),
     [
-        ("s=100x100&g=middle", "g must be one of"),
-        ("s=100x100&fp=1.5,0", "fp must be X,Y"),
-        ("s=100x&dpr=5", "dpr must lie in 1..4"),
-        ("s=100x&r=45", "r must be 0, 90, 180 or 270"),
-        ("s=100x&flip=d", "flip must be one of"),
-        ("s=100x&blur=lots", "blur must be a number"),
-        ("s=100x&sharpen=101", "sharpen must be a number"),
-        ("s=100x&bg=123456", "bg must be one of ffffff, 000000"),
-        ("s=100x&crop=0,0,10,10", "crop needs a signed URL"),
-        ("s=100x&wm=other", "unknown watermark (known: logo)"),
+        ("s=128x128&g=middle", "g must be one of"),
+        ("s=128x128&fp=1.5,0", "fp must be X,Y"),
+        ("s=128x&dpr=5", "dpr must lie in 1..4"),
+        ("s=128x&r=45", "r must be 0, 90, 180 or 270"),
+        ("s=128x&flip=d", "flip must be one of"),
+        ("s=128x&blur=lots", "blur must be a number"),
+        ("s=128x&sharpen=101", "sharpen must be a number"),
+        ("s=128x&bg=123456", "bg must be one of ffffff, 000000"),
+        ("s=128x&crop=0,0,10,10", "crop needs a signed URL"),
+        ("s=128x&wm=other", "unknown watermark (known: logo)"),
     ],
 )
 def test_each_bad_value_is_a_400_naming_it_and_stores_nothing(
