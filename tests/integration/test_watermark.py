@@ -202,8 +202,13 @@ def test_a_missing_or_unreadable_overlay_stores_nothing(
 
 
 def test_a_key_too_long_for_its_overlay_marker_is_refused(storage: Storage) -> None:
-    source = "d/" + "x" * 954 + ".png"  # the longest source: its key fits, its marker not
-    request = ImageRequest.canonical(source, fmt="png", width=16, watermark="logo", config=CONFIG)
-    assert len(request.key) <= 1024 < len(overlay_marker_key(LOGO, request))
-    with pytest.raises(InvalidRequest, match="too long to carry a watermark"):
-        make_derivative(request, CONFIG, storage, Deadline.within(60))
+    source = "d/" + "x" * 954 + ".png"  # the longest source
+    plain = ImageRequest.canonical(source, fmt="png", width=16, config=CONFIG)
+    marked_key = plain.key.replace("16x/", "16x-wmlogo/")  # would fit S3, its marker not
+    assert (
+        len(marked_key)
+        <= 1024
+        < len(marked_key) + len(overlay_marker_key(LOGO, plain)) - len(plain.key)
+    )
+    with pytest.raises(InvalidRequest, match="key longer than 974 bytes"):  # before any read
+        ImageRequest.canonical(source, fmt="png", width=16, watermark="logo", config=CONFIG)

@@ -477,8 +477,8 @@ def test_the_stored_focal_point_places_a_plain_cover_crop() -> None:
     assert left.getpixel((25, 25)) == (255, 0, 0)
     right = rendered(data, asked(width=50, height=50), focal_point=(0.9, 0.5))
     assert right.getpixel((25, 25)) == (0, 0, 255)
-    # a compass gravity or a focus in the request wins; no cover crop: nothing to place
-    east = rendered(data, asked(width=50, height=50, gravity="e"), focal_point=(0.1, 0.5))
+    # a focus in the request wins (a compass gravity is one: g=e is the focus 1,0.5)
+    east = rendered(data, asked(width=50, height=50, focus=(1.0, 0.5)), focal_point=(0.1, 0.5))
     assert east.getpixel((25, 25)) == (0, 0, 255)
     fp = rendered(data, asked(width=50, height=50, focus=(0.5, 0.5)), focal_point=(0.1, 0.5))
     assert fp.getpixel((25, 25)) == (0, 255, 0)
