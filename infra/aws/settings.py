@@ -17,6 +17,8 @@ once, like the shared configuration. Example::
     derivative_expiry_days = 365
     price_class = "PriceClass_100"
     precompute_max_concurrency = 20
+    edge_trigger = "viewer-request"
+    resizer_snapstart = false
 """
 
 from __future__ import annotations
@@ -30,8 +32,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from infra.distribution import Distribution
-from infra.functions import RESIZER
+from infra.distribution import EDGE_TRIGGERS, VIEWER_REQUEST, Distribution
+from infra.functions import RESIZER, SNAPSTART_PYTHON, SNAPSTART_UNSUPPORTED_REGIONS
 
 EDGE_REGION = "us-east-1"  # Lambda@Edge functions live here, whatever the home region
 ARCHITECTURES = ("x86_64", "arm64")
@@ -165,6 +167,14 @@ class DeploySettings:
     # The share of originals whose batch may fail (after its retries) before the run fails.
     precompute_tolerated_failure_percentage: int = 5
 
+    # The CloudFront event the edge router runs on (infra/distribution.py, docs/deploying.md):
+    # "viewer-request", every request, one cache entry per output, f=auto; or
+    # "origin-request", cache misses only, one cache entry per spelling, no f=auto.
+    edge_trigger: str = VIEWER_REQUEST
+    # Lambda SnapStart for the resizer (infra/functions.py): its function URL then invokes
+    # an alias of a published version. It has charges of its own (docs/deploying.md).
+    resizer_snapstart: bool = False
+
     def __post_init__(self) -> None:
         problems = _problems(self, today())
         if problems:
@@ -297,6 +307,16 @@ def _problems(settings: DeploySettings, on: date | None = None) -> list[str]:
         0 <= settings.precompute_tolerated_failure_percentage <= 100,
         "precompute_tolerated_failure_percentage: must lie in 0..100",
     )
+    check(settings.edge_trigger in EDGE_TRIGGERS, f"edge_trigger: one of {list(EDGE_TRIGGERS)}")
+    if settings.resizer_snapstart:
+        check(
+            settings.python in SNAPSTART_PYTHON,
+            f"resizer_snapstart: Lambda SnapStart needs python one of {list(SNAPSTART_PYTHON)}",
+        )
+        check(
+            settings.region not in SNAPSTART_UNSUPPORTED_REGIONS,
+            f"resizer_snapstart: Lambda SnapStart is not offered in {settings.region}",
+        )
     return problems
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.cli.command import CommandError
+from infra.distribution import EDGE_TRIGGERS, VIEWER_REQUEST
 from infra.local.credentials import DATA_DIR, DERIVATIVES_BUCKET, ORIGINALS_BUCKET
 
 if TYPE_CHECKING:
@@ -62,11 +63,38 @@ def register(commands: Commands) -> None:
         help="an imgedge configuration file (default: $IMGEDGE_CONFIG)",
     )
     serve.add_argument(
+        "--edge-trigger",
+        choices=EDGE_TRIGGERS,
+        help="the CloudFront event the edge router runs on, as deployed (default: the "
+        "settings file's edge_trigger, else viewer-request; docs/deploying.md)",
+    )
+    serve.add_argument(
+        "--settings",
+        type=Path,
+        metavar="FILE",
+        help="the deployment settings file; its edge_trigger is used unless --edge-trigger "
+        "says otherwise",
+    )
+    serve.add_argument(
         "--xray-daemon",
         metavar="HOST:PORT",
         help="send traces to this X-Ray daemon (UDP) instead of an embedded one",
     )
     serve.set_defaults(handler=run)
+
+
+def edge_trigger(args: argparse.Namespace) -> str:
+    """--edge-trigger, else the settings file's edge_trigger, else viewer-request."""
+    if args.edge_trigger:
+        return str(args.edge_trigger)
+    if args.settings is None:
+        return VIEWER_REQUEST
+    from infra.aws.settings import load_settings
+
+    try:
+        return load_settings(args.settings).edge_trigger
+    except (OSError, ValueError) as error:  # ValueError: TOML or settings
+        raise CommandError(f"--settings {args.settings}: {error}") from error
 
 
 def run(args: argparse.Namespace) -> int:
@@ -82,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         samples=args.samples,
         config_path=args.config,
+        edge_trigger=edge_trigger(args),
         xray_daemon=args.xray_daemon,
     )
     try:

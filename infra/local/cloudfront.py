@@ -1,31 +1,43 @@
 """A CloudFront distribution on one machine: the one cache behaviour imgedge deploys, read
-from the same description the CDK app synthesizes (``infra/distribution.py``).
+from the same description the CDK app synthesizes (``infra/distribution.py``), with the
+edge router on the event that description names (``spec.edge.event_type``).
 
 Per viewer request:
 1. Allowed methods GET and HEAD (else CloudFront's 403); a URL of more than 8,192 bytes,
    scheme and host included (the stricter reading of "Quotas": maximum length of a URL),
    is a 414.
-2. The viewer-request function (the edge router, in its own Lambda-like worker held to
-   128 MB and 5 s) gets the event CloudFront builds, without the headers CloudFront hides
-   from functions. Its result is checked as CloudFront checks it (``edge_rules.py``): a
-   broken rule is a 502 (LambdaValidationError); a function that raises, times out or runs
-   out of memory is a 503 (LambdaExecutionError); no free worker, 503
-   (LambdaLimitExceeded); X-Cache names the error ("Troubleshooting error responses from
-   your origin", 502 and 503 pages). A generated response goes straight back.
-3. The cache key is the returned URI plus the query parameters the cache policy names
-   (none: the edge consumed them). A hit answers from the in-memory cache (``cache.py``)
-   with ``Age``; a Range request hit is a 206, a conditional hit may be a 304
-   (``conditional.py``). Identical GET misses wait for the one at the origin
+2. With the viewer-request trigger, the function (the edge router, in its own Lambda-like
+   worker held to its memory and timeout) gets the event CloudFront builds, without the
+   headers CloudFront hides from functions. Its result is checked as CloudFront checks it
+   (``edge_rules.py``): a broken rule is a 502 (LambdaValidationError); a function that
+   raises, times out or runs out of memory is a 503 (LambdaExecutionError); no free
+   worker, 503 (LambdaLimitExceeded); X-Cache names the error ("Troubleshooting error
+   responses from your origin", 502 and 503 pages). A generated response goes straight
+   back, never cached ("Generate HTTP responses in request triggers").
+3. The cache key is the URI (the function's, or the viewer's with the origin-request
+   trigger) plus the query string as the cache policy says: none of it, the parameters it
+   names, or all of it exactly as the viewer spelled it (order and case count: "Cache
+   content based on query string parameters"). A hit answers from the in-memory cache
+   (``cache.py``) with ``Age``; a Range request hit is a 206, a conditional hit may be a
+   304 (``conditional.py``). Identical GET misses wait for the one at the origin
    (``collapsing.py``). A HEAD is cached too, as a body-less entry only HEADs use.
-4. A miss goes to the origin group (``origins.py``) with the headers and query parameters
-   the origin request policy names: the derivatives bucket, failing over to the function
-   URL on the description's statuses.
+4. A miss goes to the origin group (``origins.py``) with the headers the origin request
+   policy names and the query string the policies forward: the derivatives bucket, failing
+   over to the function URL on the description's statuses. With the origin-request
+   trigger, the function runs before each origin is asked, on the origin-facing request
+   (CloudFront's own headers, the forwarded query string only when a policy forwards all of
+   it: "Restrictions on all edge functions", Query strings), checked with that event's
+   read-only headers and its 1 MB generated response; a response it generates is cached
+   like an origin's ("Generate HTTP responses in request triggers"). On failover it runs
+   again ("Use origin failover with Lambda@Edge functions") and, the pessimistic reading
+   of "the same request", gets the request it returned for the primary origin.
 5. Every response gets CloudFront's headers (``X-Cache``, ``Via``, ``X-Amz-Cf-Id``,
    ``X-Amz-Cf-Pop``) and the response headers policy's security headers.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import time
@@ -34,7 +46,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from infra.distribution import Distribution
+from infra.distribution import ORIGIN_REQUEST, CachePolicy, Distribution
 from infra.local.cache import CachedResponse, ResponseCache, ttl_for
 from infra.local.collapsing import InFlight
 from infra.local.conditional import UNSATISFIABLE, byte_range, not_modified
@@ -48,17 +60,18 @@ from infra.local.edge_rules import (
 from infra.local.events import (
     DISTRIBUTION_DOMAIN,
     new_edge_request_id,
+    to_cf_headers,
     viewer_request_event,
 )
 from infra.local.http_server import BackgroundHTTPServer, reason_phrase
 from infra.local.lambda_runtime import Invocation
-from infra.local.origins import Origin, OriginResponse
+from infra.local.origins import HttpOrigin, Origin, OriginGroup, OriginResponse, S3Origin
 
 log = logging.getLogger("imgedge.local")
 
 Event = dict[str, Any]
 EdgeFunction = Callable[[Event], Invocation]
-"""Invokes the viewer-request function (in a worker: ``lambda_runtime.WorkerPool.invoke``)."""
+"""Invokes the edge function (in a worker: ``lambda_runtime.WorkerPool.invoke``)."""
 
 GENERATED = "LambdaGeneratedResponse from cloudfront"  # X-Cache of a function's own response
 POP = "LCL50-C1"  # an edge location id, shaped like CloudFront's ("FRA56-P1")
@@ -105,6 +118,55 @@ def selected_query(querystring: str, names: Sequence[str]) -> str:
     wanted = {name.lower() for name in names}
     pairs = parse_qsl(querystring, keep_blank_values=True)
     return urlencode([(k, v) for k, v in pairs if k.lower() in wanted])
+
+
+def cache_key_query(querystring: str, policy: CachePolicy) -> str:
+    """The part of the query string in the cache key: all of it as the viewer wrote it (order
+    and case included), the parameters the policy names, or nothing."""
+    if policy.query_string_behavior == "all":
+        return querystring
+    return selected_query(querystring, policy.query_strings)
+
+
+def origin_query(querystring: str, spec: Distribution) -> str:
+    """The query string CloudFront forwards: the cache key's, plus what the origin request
+    policy names."""
+    if spec.cache_policy.query_string_behavior == "all":
+        return querystring
+    names = (*spec.origin_request_policy.query_strings, *spec.cache_policy.query_strings)
+    return selected_query(querystring, names)
+
+
+def origin_shape(origin: Origin) -> Event:
+    """``request.origin`` of an origin-request event ("Lambda@Edge event structure")."""
+    if isinstance(origin, S3Origin):
+        return {
+            "s3": {
+                "authMethod": "none",  # OAC signs outside the function's view
+                "customHeaders": {},
+                "domainName": f"{origin.bucket}.s3.us-east-1.amazonaws.com",
+                "path": "",
+                "region": "us-east-1",
+            }
+        }
+    domain = origin.netloc if isinstance(origin, HttpOrigin) else origin.name
+    return {
+        "custom": {
+            "customHeaders": {},
+            "domainName": domain,
+            "keepaliveTimeout": 5,
+            "path": "",
+            "port": 443,
+            "protocol": "https",
+            "readTimeout": 30,
+            "sslProtocols": ["TLSv1.2"],
+        }
+    }
+
+
+def origin_domain(origin: Origin) -> str:
+    shape = origin_shape(origin)
+    return str(next(iter(shape.values()))["domainName"])
 
 
 def origin_request_headers(
@@ -169,6 +231,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._x_cache = x_cache(status, hit=False)
             self._send(status, reason_phrase(status), headers, iter([body]), len(body))
             return
+        if spec.edge.event_type == ORIGIN_REQUEST:
+            self._serve(uri, querystring, list(self.headers.items()))
+            return
 
         event = viewer_request_event(
             method=self.command,
@@ -199,6 +264,9 @@ class _Handler(BaseHTTPRequestHandler):
             log.error("viewer-request function result refused: %s", error)
             self._send_error(502, LAMBDA_VALIDATION_ERROR, "LambdaValidationError")
             return
+        self._serve(uri, querystring, headers)
+
+    def _serve(self, uri: str, querystring: str, headers: list[tuple[str, str]]) -> None:
         try:
             self._forward(uri, querystring, headers)
         except Exception:
@@ -213,13 +281,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _forward(self, uri: str, querystring: str, headers: list[tuple[str, str]]) -> None:
         spec = self.server.spec
-        key_query = selected_query(querystring, spec.cache_policy.query_strings)
+        key_query = cache_key_query(querystring, spec.cache_policy)
         key = f"{uri}?{key_query}" if key_query else uri
-        names = (*spec.origin_request_policy.query_strings, *spec.cache_policy.query_strings)
-        origin_query = selected_query(querystring, names)
+        forwarded_query = origin_query(querystring, spec)
 
         def fetch() -> None:
-            self._fetch_and_send(uri, origin_query, headers, key)
+            self._fetch_and_send(uri, forwarded_query, headers, key)
 
         cached = self.server.cache.get(key)
         if cached is not None and (self.command == "HEAD" or not cached.head_only):
@@ -242,11 +309,91 @@ class _Handler(BaseHTTPRequestHandler):
     ) -> None:
         spec = self.server.spec
         sent = origin_request_headers(spec, headers, self.client_address[0], self._cf_id, self._via)
-        self.server.origin_requests += 1
-        response = self.server.origin.fetch(self.command, uri, querystring, sent)
+        if spec.edge.event_type == ORIGIN_REQUEST:
+            answered = self._through_origin_trigger(uri, querystring, sent, key)
+            if answered is None:
+                return  # the function answered, or failed
+            response = answered
+        else:
+            self.server.origin_requests += 1
+            response = self.server.origin.fetch(self.command, uri, querystring, sent)
         self._x_cache = x_cache(response.status, hit=False)
         lower = {n.lower(): v for n, v in response.headers}
         self._send_from_origin(key, response, ttl_for(response.status, lower, spec))
+
+    def _through_origin_trigger(
+        self, uri: str, querystring: str, sent: list[tuple[str, str]], key: str
+    ) -> OriginResponse | None:
+        """The origin group's answer with the origin-request function before each origin it
+        asks; None when the function answered itself or failed (the viewer has its answer).
+        CloudFront's X-Amz-Cf-Id is hidden from the function and sent to the origin."""
+        origin = self.server.origin
+        members: list[Origin] = [origin]
+        statuses: frozenset[int] = frozenset()
+        if isinstance(origin, OriginGroup):
+            members, statuses = [origin.primary, origin.secondary], origin.statuses
+        cf_id = [(name, value) for name, value in sent if name.lower() == "x-amz-cf-id"]
+        viewer_facing = [(name, value) for name, value in sent if name.lower() != "x-amz-cf-id"]
+        request: Event | None = None
+        for index, member in enumerate(members):
+            event = viewer_request_event(
+                method=self.command,
+                uri=uri,
+                querystring=querystring,
+                headers=exposed([("Host", origin_domain(member)), *viewer_facing]),
+                client_ip=self.client_address[0],
+                request_id=self._cf_id,
+                distribution_domain=self.server.distribution_domain,
+            )
+            cf = event["Records"][0]["cf"]
+            cf["config"]["eventType"] = ORIGIN_REQUEST
+            if request is not None:  # failover: the request the function returned before
+                cf["request"] = request
+            cf["request"]["origin"] = origin_shape(member)
+            sent_request = copy.deepcopy(cf["request"])
+            returned = self._invoke_edge(event, sent_request, key)
+            if returned is None:
+                return None
+            request, (new_uri, new_query, headers) = returned
+            if index == 0:  # one request reaches the origin group, failover or not
+                self.server.origin_requests += 1
+            response = member.fetch(self.command, new_uri, new_query, [*headers, *cf_id])
+            if index + 1 < len(members) and response.status in statuses:
+                response.close()
+                continue
+            return response
+        raise AssertionError("unreachable: the last origin's answer is final")
+
+    def _invoke_edge(
+        self, event: Event, sent: Event, key: str
+    ) -> tuple[Event, tuple[str, str, list[tuple[str, str]]]] | None:
+        """Run the origin-request function: its request and what CloudFront takes from it,
+        or None once the viewer has been answered (a generated response, cached as an
+        origin's is, or CloudFront's error for a failed or refused function)."""
+        spec = self.server.spec
+        invocation = self.server.edge(event)
+        if not invocation.ok:
+            log.error("origin-request function %s: %s", invocation.outcome, invocation.error)
+            if invocation.outcome == "throttled":
+                self._send_error(503, LAMBDA_LIMIT_EXCEEDED, "LambdaLimitExceeded")
+            else:
+                self._send_error(503, LAMBDA_EXECUTION_ERROR, "LambdaExecutionError")
+            return None
+        result = invocation.result
+        try:
+            if isinstance(result, Mapping) and "status" in result:
+                generated = check_response(result, spec.edge.max_generated_response_bytes)
+                self._send_generated(generated, cache_as=key)
+                return None
+            checked = check_request(sent, result, ORIGIN_REQUEST)
+        except EdgeValidationError as error:
+            log.error("origin-request function result refused: %s", error)
+            self._send_error(502, LAMBDA_VALIDATION_ERROR, "LambdaValidationError")
+            return None
+        assert isinstance(result, Mapping)
+        returned = {**copy.deepcopy(dict(result)), "headers": to_cf_headers(checked[2])}
+        returned.pop("origin", None)
+        return returned, checked
 
     def _send_cached(self, cached: CachedResponse) -> None:
         self._x_cache = x_cache(cached.status, hit=True)
@@ -307,10 +454,21 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             response.close()
 
-    def _send_generated(self, response: GeneratedResponse) -> None:
+    def _send_generated(self, response: GeneratedResponse, cache_as: str | None = None) -> None:
+        """A function's own response; an origin-request function's is cached under
+        ``cache_as`` as an origin's response would be."""
         self._x_cache = GENERATED
         reason = response.reason or reason_phrase(response.status)
         body = response.body
+        if cache_as is not None:
+            lower = {n.lower(): v for n, v in response.headers}
+            ttl = ttl_for(response.status, lower, self.server.spec)
+            head_only = self.command == "HEAD"
+            entry = CachedResponse(
+                response.status, reason, list(response.headers), b"" if head_only else body,
+                head_only,
+            )  # fmt: skip
+            self.server.cache.put(cache_as, entry, ttl)
         self._send(response.status, reason, response.headers, iter([body]), len(body))
 
     def _send_error(self, status: int, message: str, result_type: str = "Error") -> None:
@@ -401,8 +559,8 @@ LocalPages = Callable[[str, str, Sequence[tuple[str, str]]], Page]
 
 
 class CloudFrontServer(BackgroundHTTPServer):
-    """The distribution ``spec``: ``edge`` invokes the viewer-request function, ``origin`` is
-    the origin group."""
+    """The distribution ``spec``: ``edge`` invokes the edge function on the event the spec
+    names, ``origin`` is the origin group."""
 
     thread_name = "cloudfront"
 

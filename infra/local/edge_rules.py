@@ -1,14 +1,16 @@
-"""What CloudFront checks of a Lambda@Edge viewer-request function: the headers it may
-see, and the result it may return. A result that breaks a rule is CloudFront's 502
-(LambdaValidationError).
+"""What CloudFront checks of a Lambda@Edge viewer-request or origin-request function: the
+headers it may see, and the result it may return. A result that breaks a rule is
+CloudFront's 502 (LambdaValidationError).
 
 From the CloudFront Developer Guide:
 - "Restrictions on all edge functions", HTTP headers: the disallowed headers are not
-  exposed to a function, and a function may not add them; the read-only headers of a
-  viewer-request event may be read but not added, changed or removed.
+  exposed to a function, and a function may not add them; the read-only headers of the
+  event (``READ_ONLY_HEADERS``, one list per event type) may be read but not added,
+  changed or removed.
 - "Quotas", Lambda@Edge: the URI and query string a function returns must be under
-  8,192 characters; a response a viewer-request function generates (status, headers and
-  body) is at most 40 KB.
+  8,192 characters; a response a function generates (status, headers and body) is at most
+  40 KB on a viewer request, 1 MB on an origin request (the caller passes the limit from
+  ``infra/distribution.py``).
 - "Lambda@Edge event structure": headers are ``{"lower-case name": [{"key", "value"}]}``,
   and ``key``, when present, must be the same name in any case.
 """
@@ -37,9 +39,17 @@ DISALLOWED_HEADERS = frozenset(
     }
 )  # fmt: skip
 DISALLOWED_PREFIXES = ("x-amz-cf-", "x-edge-")
-# Read-only in viewer-request events. CDN-Loop is listed for origin requests; it is held
-# read-only here too, the stricter reading.
-READ_ONLY_HEADERS = frozenset({"content-length", "host", "transfer-encoding", "via", "cdn-loop"})
+# Read-only per event type ("Restrictions on all edge functions", Read-only headers). CDN-Loop
+# is held read-only in both too, the stricter reading.
+READ_ONLY_HEADERS = {
+    "viewer-request": frozenset({"content-length", "host", "transfer-encoding", "via", "cdn-loop"}),
+    "origin-request": frozenset(
+        {
+            "accept-encoding", "content-length", "if-modified-since", "if-none-match",
+            "if-range", "if-unmodified-since", "transfer-encoding", "via", "cdn-loop",
+        }
+    ),
+}  # fmt: skip
 
 
 class EdgeValidationError(ValueError):
@@ -81,9 +91,11 @@ def _no_disallowed(headers: Mapping[str, Any]) -> None:
         raise EdgeValidationError(f"disallowed header(s) added: {', '.join(added)}")
 
 
-def check_request(sent: Mapping[str, Any], returned: Any) -> tuple[str, str, Headers]:
-    """The request a function returned, as (uri, querystring, headers), if CloudFront
-    accepts it given the request it was sent; else EdgeValidationError."""
+def check_request(
+    sent: Mapping[str, Any], returned: Any, event_type: str = "viewer-request"
+) -> tuple[str, str, Headers]:
+    """The request a function of ``event_type`` returned, as (uri, querystring, headers), if
+    CloudFront accepts it given the request it was sent; else EdgeValidationError."""
     if not isinstance(returned, Mapping):
         raise EdgeValidationError(f"result is a {type(returned).__name__}, not an object")
     uri, querystring = returned.get("uri"), returned.get("querystring", "")
@@ -97,7 +109,9 @@ def check_request(sent: Mapping[str, Any], returned: Any) -> tuple[str, str, Hea
     _no_disallowed(headers)
     before = _headers(sent.get("headers", {}))
     changed = sorted(
-        name for name in READ_ONLY_HEADERS if before.get(name, []) != headers.get(name, [])
+        name
+        for name in READ_ONLY_HEADERS[event_type]
+        if before.get(name, []) != headers.get(name, [])
     )
     if changed:
         raise EdgeValidationError(f"read-only header(s) changed: {', '.join(changed)}")

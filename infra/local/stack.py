@@ -1,7 +1,9 @@
 """``imgedge serve``: the whole pipeline on one machine.
 
     viewer -> CloudFrontServer (HOST:PORT; cache; the distribution of infra/distribution.py)
-                 -> WorkerPool (edge router, run from its built package, 128 MB / 5 s)
+                 -> WorkerPool (edge router, run from its built package, 128 MB / 5 s,
+                                on viewer requests or, --edge-trigger origin-request,
+                                on origin requests: before each origin of the group)
                  -> S3Origin (derivatives bucket)  --403/404/5xx-->  HttpOrigin
                                                                        -> FunctionUrlServer
                                                                           -> WorkerPool
@@ -45,7 +47,7 @@ from typing import Any, TextIO
 import boto3
 from botocore.exceptions import ClientError
 
-from infra.distribution import Distribution, describe
+from infra.distribution import VIEWER_REQUEST, Distribution, describe
 from infra.functions import PURGE, RESIZER
 from infra.local.async_invoke import AsyncInvoker
 from infra.local.cloudfront import CloudFrontServer
@@ -98,6 +100,8 @@ class StackOptions:
     data_dir: Path = DATA_DIR
     samples: bool = True
     config_path: Path | None = None
+    # The event the edge router runs on, as the deployment setting of the same name.
+    edge_trigger: str = VIEWER_REQUEST
     xray_daemon: str | None = None  # HOST:PORT of an external daemon; None: embed one
     workers: int = 2
     edge_workers: int = 4
@@ -192,7 +196,7 @@ class LocalStack:
         opts.data_dir.mkdir(parents=True, exist_ok=True)
         # Validate before anything starts.
         config_path, config, stages_config = self._configuration()
-        distribution = describe(config)
+        distribution = describe(config, opts.edge_trigger)
 
         if not opts.s3_endpoint:
             self.s3_server = EmbeddedS3(opts.host, opts.s3_port, log=opts.data_dir / "s3.log")
@@ -279,6 +283,7 @@ class LocalStack:
         self._print(f"edge: {self.cloudfront.url}")
         self._print(f"s3: {self.s3_endpoint}")
         self._print(f"xray: udp://{opts.xray_daemon or self.xray_address}")
+        self._print(f"edge trigger: {distribution.edge.event_type}")
         if opts.samples:
             self.sample_urls = upload_samples(s3, opts.originals_bucket, self.cloudfront.url)
             for url in self.sample_urls:
@@ -326,6 +331,12 @@ class LocalStack:
         shutil.rmtree(package_dir, ignore_errors=True)
         package_dir.mkdir(parents=True)
         edge_zip = build_edge_zip(config, package_dir)
+        size, limit = edge_zip.stat().st_size, distribution.edge.max_package_bytes
+        if size > limit:  # "Quotas on Lambda@Edge": compressed function and libraries
+            raise RuntimeError(
+                f"the edge package is {size} bytes, over Lambda@Edge's {limit} for "
+                f"{distribution.edge.event_type} functions"
+            )
         edge_spec = FunctionSpec(
             handler=opts.edge_function,
             name="imgedge-edge-router",

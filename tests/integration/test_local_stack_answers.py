@@ -1,6 +1,8 @@
 """`imgedge serve` end to end, where what CloudFront caches decides what a viewer gets: a
 signed output too large for a function URL to return, followed to the image, and a HEAD
-for a new size followed by a GET of it."""
+for a new size followed by a GET of it. With the edge router on viewer requests and on
+origin requests, where a signed size must survive the failover's second run of the
+router."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from infra.distribution import EDGE_TRIGGERS
 from regional_resizer.responses import MAX_INLINE_BYTES
 from shared.config import Config
 from shared.contract import ImageRequest
@@ -37,12 +40,16 @@ SECRET = "0123456789abcdef-stack"
 CONFIG = Config.from_mapping({"signing_keys": {"k1": SECRET}})
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+@pytest.fixture(scope="module", params=EDGE_TRIGGERS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("answers")
     config = folder / "imgedge.toml"
     config.write_text(f'signing_keys = {{ k1 = "{SECRET}" }}\n')
-    served = start_serve(folder / "data", "--no-samples", "--config", str(config))
+    served = start_serve(
+        folder / "data", "--no-samples", "--config", str(config), "--edge-trigger", request.param
+    )
     yield served
     children = descendants(served.process.pid)
     assert served.stop(signal.SIGINT) == 0

@@ -3,7 +3,8 @@ once per error TTL: CloudFront caches the refusal, so a repeat does not reach th
 which would otherwise fetch the large original again. CloudFront never caches 413 or 422;
 the resizer answers 415 with a max-age, which it does cache (docs/contract.md).
 
-The stack runs in this process so that the tests can count what reaches its origin group."""
+The stack runs in this process so that the tests can count what reaches its origin group,
+with the edge router on viewer requests and on origin requests."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from infra.distribution import EDGE_TRIGGERS
 from infra.local.stack import LocalStack
 from tests.conftest import make_s3_client
 from tests.integration.stack_client import fetch, max_age
@@ -39,8 +41,10 @@ def jpeg(size: tuple[int, int], *, noise: bool = False) -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+@pytest.fixture(scope="module", params=EDGE_TRIGGERS)
+def stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LocalStack]:
     root = tmp_path_factory.mktemp("refusals")
     config = root / "imgedge.toml"
     config.write_text(
@@ -48,7 +52,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         f"max_source_pixels = {MAX_SOURCE_PIXELS}\n"
         f"error_max_age = {ERROR_MAX_AGE}\n"
     )
-    local = start_stack(root / "data", config_path=Path(config))
+    local = start_stack(root / "data", config_path=Path(config), edge_trigger=request.param)
     yield local
     local.stop()
 
