@@ -58,8 +58,9 @@ MAX_RESIZER_UNZIPPED_BYTES = 250 * 1024 * 1024  # Lambda, code and layers unzipp
 
 DISTRIBUTION = "imgedge"
 BUNDLED_EXTRAS = ("heic",)  # optional features the resizer zip includes
-# boto3 and everything it needs: the Lambda Python runtime has them, so the zip does not
-# (the resizer checks at init that their botocore can write conditionally: storage.py).
+# boto3 and everything it needs: the Lambda Python runtime has them, so the zip does not.
+# The resizer's S3 calls do not use them (regional_resizer/s3.py); the purge function's
+# CloudFront client does.
 RUNTIME_PROVIDED = frozenset(
     {"boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"}
 )

@@ -23,8 +23,9 @@ next request pays a cold start).
 
 Environment: ORIGINALS_BUCKET, DERIVATIVES_BUCKET, optionally IMGEDGE_CONFIG (a config
 file) and AWS_ENDPOINT_URL_S3 (another S3 endpoint, as the local stack uses). Where they are
-set (a deployed function), the S3 client is made at init, and an SDK that cannot write
-conditionally fails the init with ``storage.SdkTooOld`` rather than every request.
+set (a deployed function), the S3 client (``regional_resizer.s3``) is made at init. The init
+imports no AWS SDK: S3 calls go through imgedge's own client, and aws-xray-sdk is loaded
+only for a request the edge sampled (``tracing``).
 """
 
 from __future__ import annotations

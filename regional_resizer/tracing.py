@@ -2,9 +2,19 @@
 
 The handler asks for an ``Invocation`` and wraps its phases in ``span(name)``. Each span is
 timed for the ``Server-Timing`` header whether or not the request is sampled, and, when it
-is, becomes an X-Ray subsegment (boto3 is patched, so S3 calls appear on their own).
-aws-xray-sdk is in maintenance mode: moving to OpenTelemetry means rewriting this module
-only. Every backend call is guarded; a tracing failure never fails a request.
+is, becomes an X-Ray subsegment. S3 calls are recorded as they end (``record_s3_call``, the
+observer of the functions' S3 client): each one an ``s3`` subsegment of namespace ``aws``
+with its operation, region, bucket, key, request ids and status, as aws-xray-sdk's botocore
+patch would record it, on the request's top entity, whatever thread made the call.
+aws-xray-sdk is imported only once a request is sampled (it loads botocore): a cold start
+and every request the edge did not sample load neither. aws-xray-sdk is in maintenance
+mode: moving to OpenTelemetry means rewriting this module only. Every backend call is
+guarded; a tracing failure never fails a request.
+
+Which request an S3 call belongs to: the one started (``start``) in the calling thread's
+context (``contextvars``; a thread run in a copy of that context belongs to it too), else
+the process's one request in progress, if there is exactly one (Lambda runs one request at
+a time in an execution environment).
 
 Two traces may meet here. The edge's (root, its segment's id, its sampling decision) comes
 in imgedge's own header, ``X-Imgedge-Trace`` (``shared/trace_context.py``). Lambda's is the
@@ -41,10 +51,12 @@ import json
 import logging
 import os
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
-from typing import Any
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
 
 from shared.trace_context import (
     AWS_TRACE_HEADER,
@@ -54,6 +66,9 @@ from shared.trace_context import (
     TraceHeader,
 )
 
+if TYPE_CHECKING:
+    from regional_resizer.s3 import Call
+
 log = logging.getLogger("imgedge.tracing")
 
 SERVICE_NAME = "imgedge-resizer"
@@ -62,9 +77,15 @@ DAEMON_ADDRESS_ENV = "AWS_XRAY_DAEMON_ADDRESS"
 LAMBDA_TRACE_ENV = "_X_AMZN_TRACE_ID"
 EDGE_ROOT_ANNOTATION = "edge_trace_id"
 BOTOCORE_ANNOTATION = "botocore_version"
+"""The runtime's botocore (loaded with aws-xray-sdk): what the purge function's CloudFront
+client runs on; the S3 calls are imgedge's own client's."""
+S3_SUBSEGMENT = "s3"
 DAEMON_HEADER = b'{"format": "json", "version": 1}\n'
 
 _recorder: Any = None  # aws_xray_sdk's global recorder, once configured
+_current: ContextVar[Invocation | None] = ContextVar("imgedge_invocation", default=None)
+_in_progress: list[Invocation] = []  # started, not finished, in this process
+_in_progress_lock = threading.Lock()
 
 
 def _botocore_version() -> str:
@@ -89,7 +110,7 @@ def _configure() -> Any:
     """Configure the SDK once per process (lazily: cold starts that never trace skip it)."""
     global _recorder  # noqa: PLW0603
     if _recorder is None:
-        from aws_xray_sdk.core import patch, xray_recorder
+        from aws_xray_sdk.core import xray_recorder
 
         xray_recorder.configure(
             service=SERVICE_NAME,
@@ -98,7 +119,6 @@ def _configure() -> Any:
             plugins=(),
         )
         logging.getLogger("aws_xray_sdk").setLevel(logging.ERROR)
-        patch(("botocore",))
         _recorder = xray_recorder
     return _recorder
 
@@ -184,6 +204,11 @@ class Invocation:
 
     def finish(self, status: int) -> None:
         """Close the trace with the response's status (4xx: error, 5xx: fault)."""
+        with _in_progress_lock:
+            if self in _in_progress:
+                _in_progress.remove(self)
+        if _current.get() is self:
+            _current.set(None)
         _guarded("end", lambda: self._end(status))
 
     def _begin(self) -> None:
@@ -250,6 +275,38 @@ class Invocation:
         """``span`` with the signature the render pipeline's phase hook expects."""
         return self.span(name)
 
+    def record_s3(self, call: Call) -> None:
+        """``call`` as an ``s3`` subsegment of this request's top entity, when sampled."""
+        entity = self._entity
+        if entity is None:
+            return
+        from aws_xray_sdk.core.models.subsegment import Subsegment
+
+        segment = getattr(entity, "parent_segment", entity)
+        sub = Subsegment(S3_SUBSEGMENT, "aws", segment)
+        sub.start_time = call.start
+        entity.add_subsegment(sub)
+        try:
+            aws: dict[str, Any] = {"operation": call.operation, "region": call.region}
+            aws["bucket_name"] = call.bucket
+            if call.key is not None:
+                aws["key"] = call.key
+            if call.request_id:
+                aws["request_id"] = call.request_id
+            if call.id_2:
+                aws["id_2"] = call.id_2
+            if call.attempts > 1:
+                aws["retries"] = call.attempts - 1
+            sub.set_aws(aws)
+            if call.status is not None:
+                sub.put_http_meta("status", call.status)  # 4xx error, 429 throttle, 5xx fault
+            if call.error_code in ("SlowDown", "Throttling", "ThrottlingException"):
+                sub.add_throttle_flag()
+            if call.exception is not None:
+                sub.add_exception(call.exception, [], remote=True)  # no answer: a fault
+        finally:
+            sub.close(call.end)
+
     def annotate(self, **values: str | int | float | bool) -> None:
         entity = self._entity
         if entity is not None:
@@ -271,4 +328,23 @@ def start(headers: Mapping[str, str]) -> Invocation:
         lambda_trace(headers),
     )
     _guarded("begin", current._begin)
+    _current.set(current)
+    with _in_progress_lock:
+        _in_progress.append(current)
     return current
+
+
+def current() -> Invocation | None:
+    """The request the calling code runs for (module docstring), if any."""
+    found = _current.get()
+    if found is not None:
+        return found
+    with _in_progress_lock:
+        return _in_progress[0] if len(_in_progress) == 1 else None
+
+
+def record_s3_call(call: Call) -> None:
+    """The S3 client's observer: ``call`` in the trace of the request it was made for."""
+    invocation = current()
+    if invocation is not None and invocation._entity is not None:
+        _guarded("record s3 call", lambda: invocation.record_s3(call))

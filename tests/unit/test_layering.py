@@ -233,7 +233,10 @@ def test_the_purge_function_does_not_load_the_image_pipeline() -> None:
     assert [name for name in loaded if name.split(".")[0] in pipeline] == []
     assert [name for name in loaded if name.startswith("regional_resizer.")] == [
         "regional_resizer.purge",
+        "regional_resizer.s3",
+        "regional_resizer.sigv4",
         "regional_resizer.storage",
+        "regional_resizer.tracing",
     ]
 
 
