@@ -35,6 +35,8 @@ DEFAULT_SIZES = (
     960, 1024, 1080, 1200, 1280, 1440, 1536, 1600, 1920, 2048, 2560, 3072, 3840, 4096,
 )  # fmt: skip
 DEFAULT_QUALITIES = (10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 95, 100)
+MAX_THREADS = 64
+"""The most threads a render may be given (libaom's own limit)."""
 RESAMPLING = ("balanced", "lanczos")
 """How the resizer finishes a shrink (``regional_resizer.resampling``): "balanced" trades
 a little sharpness for time where LANCZOS costs most, "lanczos" never does."""
@@ -136,6 +138,10 @@ class Config:
     # time there; "lanczos": LANCZOS everywhere, as libvips, sharper on detailed photos
     # (docs/engine.md, "How the engine resamples").
     resampling: str = "balanced"
+    # Threads one render may use: AVIF encoding and large resizes share them out. 0: from
+    # the function's memory, 1 up to the memory that buys one vCPU, one per vCPU-worth
+    # above it (codecs.threads; docs/memory.md); n: n. AVIF bytes depend on the count.
+    threads: int = 0
 
     # Share of requests the edge starts an X-Ray trace for. X-Ray bills per trace recorded.
     trace_sampling_rate: float = 0.05
@@ -260,6 +266,9 @@ def _problems(config: Config) -> list[str]:
     _transform_problems(config, problems)
     if config.resampling not in RESAMPLING:
         problems.append(f"resampling: must be one of {list(RESAMPLING)}")
+    threads = config.threads
+    if not isinstance(threads, int) or isinstance(threads, bool) or not 0 <= threads <= MAX_THREADS:
+        problems.append(f"threads: must be an integer in 0..{MAX_THREADS} (0: from the memory)")
     rate = config.trace_sampling_rate
     if not isinstance(rate, int | float) or isinstance(rate, bool) or not 0 <= rate <= 1:
         problems.append("trace_sampling_rate: must be a number in 0..1")
