@@ -7,13 +7,14 @@ a later one). Every exception a hostile input can raise from Pillow here becomes
 ``UnsupportedImage``, ``TooManyPixels``, ``CorruptImage`` or ``SourceTooLarge``, all 415
 (shared/errors.py says why).
 
-Encoders run on one thread each (libjpeg, libwebp and zlib have no threads; libavif uses
-Pillow's default, one thread per CPU the process may run on).
+libjpeg, libwebp and zlib encode on one thread; libaom (AVIF) on the render's ``threads``
+(``threads``), which changes its bytes, not its quality (docs/memory.md).
 """
 
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 import struct
@@ -67,6 +68,11 @@ PNG_COMPRESS_LEVEL = 6
 WEBP_METHOD = 4  # sharp's default effort 4
 AVIF_SPEED = 6  # libaom speed; sharp's default effort 4 is speed 5 (2-3x slower, ~1% smaller)
 AVIF_SUBSAMPLING = "4:2:0"  # like JPEG and WebP; sharp defaults to 4:4:4
+
+MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda, in MB
+MB_PER_VCPU = 1769
+"""Lambda gives a function CPU in proportion to its memory, one vCPU's worth at 1,769 MB
+(AWS Lambda Developer Guide, "Configure Lambda function memory")."""
 
 # What Pillow's plugins raise on broken data, besides the bomb and identification errors.
 # The list is wider than Pillow documents because hostile input must never become a 500;
@@ -250,12 +256,38 @@ def exif_orientation(image: Image.Image) -> int:
     return value if isinstance(value, int) and value in _ORIENTATIONS else 1
 
 
-def encode(image: Image.Image, fmt: str, quality: int | None) -> bytes:
-    """Encode for the web: no EXIF, XMP, ICC or text (the pixels are already sRGB)."""
+def threads(setting: int, memory_mb: str | None = None, cpus: int | None = None) -> int:
+    """The threads a render uses: ``setting`` (the configuration's ``threads``) when it is
+    not 0. 0: in Lambda (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE`` set), one per vCPU's worth of
+    the function's memory, rounded up (1 up to 1,769 MB, 2 up to 3,538 MB, ... 6 at
+    10,240 MB), never more than the CPUs the process may run on; elsewhere, those CPUs
+    (Pillow's own default for AVIF). ``memory_mb`` and ``cpus`` default to the
+    environment's and the process's."""
+    if setting:
+        return setting
+    if cpus is None:
+        cpus = _usable_cpus()
+    if memory_mb is None:
+        memory_mb = os.environ.get(MEMORY_ENV)
+    if memory_mb is None or not memory_mb.strip().isdigit():
+        return max(1, cpus)
+    return max(1, min(cpus, math.ceil(int(memory_mb) / MB_PER_VCPU)))
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity), else the machine's, else 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def encode(image: Image.Image, fmt: str, quality: int | None, threads: int = 1) -> bytes:
+    """Encode for the web: no EXIF, XMP, ICC or text (the pixels are already sRGB).
+    ``threads``: how many the encoder may use (libaom's; the others have one)."""
     output = formats.output(fmt)
     image = _bare(image, output, quality)
     out = io.BytesIO()
-    image.save(out, output.pillow[0], **_save_options(output, quality))
+    image.save(out, output.pillow[0], **_save_options(output, quality, threads))
     return out.getvalue()
 
 
@@ -283,9 +315,9 @@ def encode_animation(
     return out.getvalue()
 
 
-def _save_options(output: ImageFormat, quality: int | None) -> dict[str, Any]:
+def _save_options(output: ImageFormat, quality: int | None, threads: int = 1) -> dict[str, Any]:
     """Pillow's ``save`` keywords for ``output``, read at each call (the benchmark sets
-    ``AVIF_SPEED``)."""
+    ``AVIF_SPEED``); libaom gets ``threads``."""
     options: dict[str, dict[str, Any]] = {
         formats.JPEG.name: {
             "optimize": True,
@@ -294,7 +326,11 @@ def _save_options(output: ImageFormat, quality: int | None) -> dict[str, Any]:
         },
         formats.PNG.name: {"compress_level": PNG_COMPRESS_LEVEL},
         formats.WEBP.name: {"method": WEBP_METHOD},
-        formats.AVIF.name: {"speed": AVIF_SPEED, "subsampling": AVIF_SUBSAMPLING},
+        formats.AVIF.name: {
+            "speed": AVIF_SPEED,
+            "subsampling": AVIF_SUBSAMPLING,
+            "max_threads": max(1, threads),
+        },
     }
     quality_option = {"quality": quality} if output.takes_quality else {}
     return {**quality_option, **options[output.name]}
