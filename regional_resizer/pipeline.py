@@ -158,7 +158,7 @@ def render(
                 frames.images, frames.durations, frames.plays, fmt, quality
             )
         else:
-            body = codecs.encode(frames.images[0], fmt, quality)
+            body = codecs.encode(frames.images[0], fmt, quality, codecs.threads(config.threads))
     width, height = frames.images[0].size
     return Rendition(
         body,
@@ -277,6 +277,7 @@ def _steps_after_orient(
             scale=decoded.scale,
             origin=decoded.origin,
             balanced=config.resampling == "balanced",
+            threads=codecs.threads(config.threads),
         ),
         partial(colour.to_srgb, profile=decoded.profile),
     ]
@@ -393,10 +394,11 @@ def resize(
     scale: float,
     origin: tuple[float, float] = (0.0, 0.0),
     balanced: bool = True,
+    threads: int = 1,
 ) -> Image.Image:
     """Resample the planned region (scaled down as much as the decoder already did, and
     starting at ``origin`` of the decoded image, in source pixels); ``balanced``: see
-    ``resampling.choose``."""
+    ``resampling.choose``; ``threads``: ``resampling.resize_image``'s."""
     x, y = origin
     box = (
         (geometry.box[0] + x) / scale,
@@ -409,7 +411,7 @@ def resize(
     if (box[2] - box[0], box[3] - box[1]) == geometry.size and all(v.is_integer() for v in box):
         return image.crop((int(box[0]), int(box[1]), int(box[2]), int(box[3])))  # scale 1
     kernel, gap = resampling.choose(box, geometry.size, scale, balanced)
-    return image.resize(geometry.size, kernel, box=box, reducing_gap=gap)
+    return resampling.resize_image(image, geometry.size, kernel, box, gap, threads)
 
 
 def pad(image: Image.Image, geometry: Plan, fmt: str, background: str | None = None) -> Image.Image:
