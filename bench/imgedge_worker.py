@@ -1,13 +1,13 @@
 """The imgedge side of the benchmark: one process answering JSON lines on stdin/stdout.
-Usage: python -m bench.imgedge_worker <corpus dir> [balanced|lanczos]  (the ``resampling``)
+Usage: python -m bench.imgedge_worker <corpus dir> [balanced|lanczos] [threads]
 
     {"cmd": "run", "case": "a", "n": 5}   -> {"seconds": [...], "cpu_seconds": 0.1, "bytes": 68000}
     {"cmd": "outputs", "case": "a"}       -> the encoded output and the pixels before encoding
     {"cmd": "quit"}
 
 It calls the real ``regional_resizer.pipeline.render`` (``transform`` for the pixels
-before encoding). One thread: libjpeg, libwebp and zlib have none, and libavif is told 1
-(its default is one per CPU the process may use, which the parent's pinning makes 1).
+before encoding) with the configuration's ``threads`` at the count given (1 by default:
+libjpeg, libwebp and zlib have none; libaom gets that many, and libavif's decoder too).
 """
 
 from __future__ import annotations
@@ -29,19 +29,19 @@ from shared.config import Config
 CHANNELS = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
 
 
-def _with_speed(case: Case) -> None:
-    """Set the AVIF speed this case asks for (the engine's own otherwise), on one thread.
+def _with_speed(case: Case, threads: int = 1) -> None:
+    """Set the AVIF speed this case asks for (the engine's own otherwise), on ``threads``.
     The AVIF plugin (libavif, libaom, dav1d: 1.4 MB resident) is loaded by AVIF cases only,
     as in the resizer, where Pillow loads it on the first AVIF image."""
     if case.fmt == "avif":
         from PIL import AvifImagePlugin
 
-        AvifImagePlugin.DEFAULT_MAX_THREADS = 1
+        AvifImagePlugin.DEFAULT_MAX_THREADS = threads
     codecs.AVIF_SPEED = case.avif_speed or DEFAULT_AVIF_SPEED
 
 
 def run(case: Case, data: bytes, n: int, config: Config = CONFIG) -> dict[str, Any]:
-    _with_speed(case)
+    _with_speed(case, config.threads or 1)
     request = case.request()
     seconds, size = [], 0
     cpu = time.process_time()  # the whole process's CPU time, as node's cpuUsage()
@@ -53,7 +53,7 @@ def run(case: Case, data: bytes, n: int, config: Config = CONFIG) -> dict[str, A
 
 
 def outputs(case: Case, data: bytes, config: Config = CONFIG) -> dict[str, Any]:
-    _with_speed(case)
+    _with_speed(case, config.threads or 1)
     request = case.request()
     body = pipeline.render(data, request, config).body
     image: Image.Image = pipeline.transform(data, request, config).images[0]
@@ -66,14 +66,17 @@ def outputs(case: Case, data: bytes, config: Config = CONFIG) -> dict[str, Any]:
     }
 
 
-def with_resampling(resampling: str) -> Config:
-    """The benchmark's configuration with another ``resampling``."""
-    return dataclasses.replace(CONFIG, resampling=resampling)
+def with_resampling(resampling: str, threads: int = 1) -> Config:
+    """The benchmark's configuration with another ``resampling``, on ``threads``."""
+    return dataclasses.replace(CONFIG, resampling=resampling, threads=threads)
 
 
 def main() -> None:
     corpus = Path(sys.argv[1])  # not tests.conftest: its imports (boto3) would weigh here
-    config = with_resampling(sys.argv[2] if len(sys.argv) > 2 else CONFIG.resampling)
+    config = with_resampling(
+        sys.argv[2] if len(sys.argv) > 2 else CONFIG.resampling,
+        int(sys.argv[3]) if len(sys.argv) > 3 else 1,
+    )
     sources: dict[str, bytes] = {}
     for line in sys.stdin:
         message = json.loads(line)

@@ -3,8 +3,9 @@
 // with sharp installed under <scratch dir>/node_modules. The cases arrive in one
 // {"cmd": "setup", "cases": {...}} message (bench/cases.py writes them).
 //
-// One thread: sharp.concurrency(1) (libvips), and the parent sets UV_THREADPOOL_SIZE=1
-// and VIPS_CONCURRENCY=1. The libvips operation cache is off, as in sharp's own
+// One thread by default: sharp.concurrency(1) (libvips), and the parent sets
+// UV_THREADPOOL_SIZE=1 and VIPS_CONCURRENCY=1; the setup message may name another count
+// ({"concurrency": N}, with the parent's variables at N too). The libvips operation cache is off, as in sharp's own
 // benchmark: repeating one operation on one buffer must not be answered from it.
 import { createRequire } from "node:module";
 import { readFileSync } from "node:fs";
@@ -59,6 +60,7 @@ for await (const line of lines) {
   if (message.cmd === "quit") break;
   if (message.cmd === "setup") {
     cases = message.cases;
+    sharp.concurrency(message.concurrency ?? 1);
     answer = { versions: sharp.versions, concurrency: sharp.concurrency() };
   } else if (message.cmd === "run") {
     answer = await run(cases[message.case], message.n);
