@@ -557,7 +557,9 @@ class S3Client:
                 data += answer.read()  # the chunked body's end
             else:
                 data = answer.read()  # with a Content-Length, a short body raises
-            reusable = not answer.will_close
+            # After a server error, a new connection: what went wrong may have left the
+            # old one out of step.
+            reusable = not answer.will_close and answer.status < 500
         except (OSError, http.client.HTTPException) as error:
             raise _Retryable(None, error) from error
         finally:
