@@ -1,5 +1,6 @@
-"""The CloudFront distribution: one behaviour, the edge router on viewer request, an origin
-group (derivatives bucket, failing over to the resizer's function URL), and the policies.
+"""The CloudFront distribution: one behaviour, the edge router on viewer or origin requests
+(``edge_trigger``), an origin group (derivatives bucket, failing over to the resizer's
+function URL), and the policies.
 
 Every value comes from ``infra/distribution.py``, the description the local emulator
 enforces too; ``tests/infra`` checks the synthesized template carries exactly those values.
@@ -18,7 +19,7 @@ from constructs import Construct
 
 from infra.aws.checks import acknowledge
 from infra.aws.settings import DeploySettings
-from infra.distribution import Distribution
+from infra.distribution import ORIGIN_REQUEST, VIEWER_REQUEST, CachePolicy, Distribution
 
 NO_GEO_RESTRICTION = (
     "Images are served worldwide; restrict countries with the distribution's geo "
@@ -63,6 +64,19 @@ EDGE_EVENT_TYPES = {
 def _allow_list(behavior: Any, names: tuple[str, ...]) -> Any:
     """A policy field as CDK spells it: an allow-list of ``names``, or none at all."""
     return behavior.allow_list(*names) if names else behavior.none()
+
+
+def _cache_query_strings(policy: CachePolicy) -> Any:
+    """The cache key's query strings: none, all (origin-request trigger), or an allow-list."""
+    if policy.query_string_behavior == "all":
+        return cloudfront.CacheQueryStringBehavior.all()
+    return _allow_list(cloudfront.CacheQueryStringBehavior, policy.query_strings)
+
+
+CACHE_POLICY_COMMENTS = {
+    VIEWER_REQUEST: "imgedge: the canonical key URI is the whole cache key",
+    ORIGIN_REQUEST: "imgedge: the viewer's URI and query string as spelled (no Accept)",
+}
 
 
 def _member(header_value: str) -> str:
@@ -118,39 +132,48 @@ class Delivery(Construct):
         self.cache_policy = cloudfront.CachePolicy(
             self,
             "CachePolicy",
-            comment="imgedge: the canonical key URI is the whole cache key",
+            comment=CACHE_POLICY_COMMENTS[spec.edge_trigger],
             min_ttl=Duration.seconds(key.min_ttl),
             default_ttl=Duration.seconds(key.default_ttl),
             max_ttl=Duration.seconds(key.max_ttl),
-            query_string_behavior=_allow_list(
-                cloudfront.CacheQueryStringBehavior, key.query_strings
-            ),
+            query_string_behavior=_cache_query_strings(key),
             header_behavior=_allow_list(cloudfront.CacheHeaderBehavior, key.headers),
             cookie_behavior=_allow_list(cloudfront.CacheCookieBehavior, key.cookies),
             enable_accept_encoding_gzip=key.accept_encoding_gzip,
             enable_accept_encoding_brotli=key.accept_encoding_brotli,
         )
-        self.origin_request_policy = cloudfront.OriginRequestPolicy(
-            self,
-            "OriginRequestPolicy",
-            comment="imgedge: the trace headers to the resizer (shared/trace_context.py)",
-            header_behavior=_allow_list(cloudfront.OriginRequestHeaderBehavior, forwarded.headers),
-            query_string_behavior=_allow_list(
-                cloudfront.OriginRequestQueryStringBehavior, forwarded.query_strings
-            ),
-            cookie_behavior=_allow_list(cloudfront.OriginRequestCookieBehavior, forwarded.cookies),
-        )
+        # None when it would forward nothing (origin-request trigger): the behaviour then
+        # has no origin request policy, and CloudFront forwards what the cache key holds.
+        self.origin_request_policy: cloudfront.OriginRequestPolicy | None = None
+        if not forwarded.forwards_nothing:
+            self.origin_request_policy = cloudfront.OriginRequestPolicy(
+                self,
+                "OriginRequestPolicy",
+                comment="imgedge: the trace headers to the resizer (shared/trace_context.py)",
+                header_behavior=_allow_list(
+                    cloudfront.OriginRequestHeaderBehavior, forwarded.headers
+                ),
+                query_string_behavior=_allow_list(
+                    cloudfront.OriginRequestQueryStringBehavior, forwarded.query_strings
+                ),
+                cookie_behavior=_allow_list(
+                    cloudfront.OriginRequestCookieBehavior, forwarded.cookies
+                ),
+            )
+        custom_headers = [
+            cloudfront.ResponseCustomHeader(header=name, value=value, override=False)
+            for name, value in spec.custom_headers
+        ]
         self.response_headers_policy = cloudfront.ResponseHeadersPolicy(
             self,
             "ResponseHeadersPolicy",
             comment="imgedge: originals may be anything (SVG too): nothing here may run",
             security_headers_behavior=_security_headers(spec),
             custom_headers_behavior=cloudfront.ResponseCustomHeadersBehavior(
-                custom_headers=[
-                    cloudfront.ResponseCustomHeader(header=name, value=value, override=False)
-                    for name, value in spec.custom_headers
-                ]
-            ),
+                custom_headers=custom_headers
+            )
+            if custom_headers
+            else None,
         )
         origin_group = origins.OriginGroup(
             primary_origin=origins.S3BucketOrigin.with_origin_access_control(

@@ -3,7 +3,8 @@
 CDK's ``EdgeFunction`` puts it in a stack of its own in us-east-1 (unless the home region
 is us-east-1) and hands its version ARN to the distribution across regions. Lambda@Edge
 rules: x86_64, no environment variables (the configuration is baked into the zip), no
-layers, no X-Ray, no dead-letter queue; viewer-request functions get 128 MB and 5 s.
+layers, no X-Ray, no dead-letter queue; memory and timeout within its event's quotas
+(``infra/distribution.py``, ``EdgeTrigger``). The same zip serves either event.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class EdgeRouter(Construct):
         self.function = cloudfront.experimental.EdgeFunction(
             self,
             "Function",
-            description="imgedge edge router (viewer request): query -> canonical key URI",
+            description=f"imgedge edge router ({trigger.event_type.replace('-', ' ')}): "
+            "query -> canonical key URI",
             runtime=python_runtime(settings.python),
             architecture=lambda_.Architecture.X86_64,
             handler=EDGE_HANDLER,

@@ -1,5 +1,8 @@
 """The regional resizer: a Lambda function behind a function URL (AWS_IAM auth; CloudFront
-signs its requests through Origin Access Control), with active X-Ray tracing.
+signs its requests through Origin Access Control), with active X-Ray tracing. With
+``resizer_snapstart`` it has Lambda SnapStart, which applies to published versions only
+(infra/functions.py): the function URL is then an alias's, the alias pointing at the
+version each deploy publishes.
 
 Its role is written out rather than granted with CDK's ``grant_*`` helpers, so that it holds
 exactly what the resizer's core (``regional_resizer/derivative.py``) calls through
@@ -22,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, CfnElement, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -31,6 +34,7 @@ from constructs import Construct, IConstruct
 
 from infra.aws.checks import acknowledge
 from infra.aws.settings import DeploySettings
+from infra.functions import SNAPSTART_ALIAS, SNAPSTART_PYTHON
 from infra.package import RESIZER_HANDLER
 
 RUNTIME_PINNED = (
@@ -42,7 +46,11 @@ ARCHITECTURES = {"x86_64": lambda_.Architecture.X86_64, "arm64": lambda_.Archite
 
 
 def python_runtime(version: str) -> lambda_.Runtime:
-    return lambda_.Runtime(f"python{version}", lambda_.RuntimeFamily.PYTHON)
+    return lambda_.Runtime(
+        f"python{version}",
+        lambda_.RuntimeFamily.PYTHON,
+        supports_snap_start=version in SNAPSTART_PYTHON,
+    )
 
 
 def function_log_group(scope: Construct, id: str, settings: DeploySettings) -> logs.LogGroup:
@@ -168,8 +176,26 @@ class Resizer(Construct):
                 "ORIGINALS_BUCKET": originals.bucket_name,
                 "DERIVATIVES_BUCKET": derivatives.bucket_name,
             },
+            snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS
+            if settings.resizer_snapstart
+            else None,
         )
-        self.url = self.function.add_function_url(
+        # What CloudFront invokes: the function itself ($LATEST), or with SnapStart an alias
+        # of the version this deploy publishes ($LATEST never resumes from a snapshot).
+        self.invoked: lambda_.IFunction = self.function
+        if settings.resizer_snapstart:
+            self.invoked = lambda_.Alias(
+                self,
+                "Live",
+                alias_name=SNAPSTART_ALIAS,
+                version=self.function.current_version,
+                description="the published version CloudFront invokes (SnapStart)",
+            )
+            Annotations.of(self.function).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "every deploy publishes current_version, which the alias live points at",
+            )
+        self.url = self.invoked.add_function_url(
             auth_type=lambda_.FunctionUrlAuthType.AWS_IAM,
             invoke_mode=lambda_.InvokeMode.BUFFERED,
         )

@@ -56,7 +56,7 @@ class ImgedgeStack(Stack):
             originals=self.storage.originals,
             derivatives=self.storage.derivatives,
         )
-        spec = describe(config)
+        spec = describe(config, settings.edge_trigger)
         self.edge = EdgeRouter(
             self, "EdgeRouter", settings=settings, code=edge_zip, trigger=spec.edge
         )

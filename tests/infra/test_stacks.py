@@ -1,17 +1,34 @@
-"""The synthesized templates (one `imgedge synth` per session, see conftest) have every
-property the deployment promises. Nothing here talks to AWS."""
+"""The synthesized templates (one `imgedge synth` per session, see conftest, and one more
+here with the other edge trigger and SnapStart) have every property the deployment
+promises, and the distribution's carry exactly the description's values
+(``infra/distribution.py``) for either edge trigger. Nothing here talks to AWS."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from infra.distribution import CUSTOM_ERROR_CODES, Distribution, describe
+from infra.distribution import (
+    CUSTOM_ERROR_CODES,
+    EDGE_TRIGGERS,
+    MAX_QUERY_STRINGS_PER_CACHE_POLICY,
+    ORIGIN_REQUEST,
+    VIEWER_REQUEST,
+    Distribution,
+    describe,
+)
+from infra.package import Built
+from shared.config import Config
 from shared.trace_context import AWS_TRACE_HEADER, EDGE_TIMING_HEADER, EDGE_TRACE_HEADER
-from tests.infra.conftest import HOME_REGION, Files, Synthesized
+from shared.viewer_query import READ_PARAMS
+from tests.infra.conftest import HOME_REGION, SETTINGS_TOML, Files, Synthesized
 from tests.infra.templates import (
     actions,
     bucket_ids,
@@ -266,12 +283,44 @@ def test_cloudfront_may_invoke_the_function_url_both_ways(synthesized: Synthesiz
         assert refers_to(permission["SourceArn"], distribution_id)
 
 
+def test_resizer_without_snapstart_has_its_url_on_latest(synthesized: Synthesized) -> None:
+    function = resizer(synthesized)[1]["Properties"]
+    assert "SnapStart" not in function
+    assert of_type(synthesized.main, "AWS::Lambda::Alias") == {}
+    assert "Qualifier" not in only(synthesized.main, "AWS::Lambda::Url")[1]["Properties"]
+
+
+def test_resizer_with_snapstart_has_its_url_on_an_alias_of_a_version(
+    synthesized_at_origin: Synthesized,
+) -> None:
+    """SnapStart applies to published versions only, never $LATEST (Lambda Developer Guide,
+    "Improving startup performance with Lambda SnapStart")."""
+    main = synthesized_at_origin.main
+    logical_id, function = resizer(synthesized_at_origin)
+    assert function["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert function["Properties"]["Runtime"] == "python3.12"
+    version_id, version = only(main, "AWS::Lambda::Version")
+    assert version["Properties"]["FunctionName"] == {"Ref": logical_id}
+    alias = only(main, "AWS::Lambda::Alias")[1]
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    url_id, url = only(main, "AWS::Lambda::Url")
+    assert url["Properties"]["Qualifier"] == alias["Properties"]["Name"] == "live"
+    assert url["Properties"]["TargetFunctionArn"] == {"Fn::GetAtt": [logical_id, "Arn"]}
+    assert url["Properties"]["AuthType"] == "AWS_IAM"
+    permissions = [
+        p["Properties"]
+        for p in of_type(main, "AWS::Lambda::Permission").values()
+        if p["Properties"]["Principal"] == "cloudfront.amazonaws.com"
+    ]
+    assert len(permissions) == 2
+    assert all(p["FunctionName"] == {"Fn::GetAtt": [url_id, "FunctionArn"]} for p in permissions)
+
+
 # --- the edge function ---------------------------------------------------------------------
 
 
-def test_edge_function_is_lambda_at_edge_shaped(
-    synthesized: Synthesized, spec: Distribution
-) -> None:
+def test_edge_function_is_lambda_at_edge_shaped(deployed: Deployed) -> None:
+    synthesized, spec = deployed.synthesized, deployed.spec
     template = Template.from_json(synthesized.edge)
     template.resource_count_is("AWS::Lambda::Function", 1)
     function = only(synthesized.edge, "AWS::Lambda::Function")[1]["Properties"]
@@ -280,6 +329,9 @@ def test_edge_function_is_lambda_at_edge_shaped(
     assert function["Architectures"] == ["x86_64"]
     limits = (spec.edge.memory_mb, spec.edge.timeout_s)
     assert (function["MemorySize"], function["Timeout"]) == limits == (128, 5)
+    assert function["MemorySize"] <= spec.edge.max_memory_mb
+    assert function["Timeout"] <= spec.edge.max_timeout_s
+    assert deployed.trigger.replace("-", " ") in function["Description"]
     assert "Environment" not in function  # Lambda@Edge allows none
     assert "TracingConfig" not in function and "DeadLetterConfig" not in function
     assert "Layers" not in function
@@ -292,18 +344,73 @@ def test_edge_function_is_lambda_at_edge_shaped(
     assert parameter["Value"] == {"Ref": version_id}
 
 
+def test_edge_quotas_per_event_are_the_quota_pages() -> None:
+    """CloudFront Developer Guide, "Quotas", Quotas on Lambda@Edge, by event type."""
+    viewer = describe(Config(), VIEWER_REQUEST).edge
+    origin = describe(Config(), ORIGIN_REQUEST).edge
+    assert (viewer.max_memory_mb, viewer.max_timeout_s) == (128, 5)
+    assert (origin.max_memory_mb, origin.max_timeout_s) == (10_240, 30)
+    assert viewer.max_generated_response_bytes == 40 * 1024
+    assert origin.max_generated_response_bytes == 1024 * 1024
+    assert (viewer.max_package_bytes, origin.max_package_bytes) == (1 << 20, 50 << 20)
+
+
 @pytest.fixture(scope="module")
 def spec(files: Files) -> Distribution:
     """The description the emulator enforces, for the configuration the synth used."""
     return describe(files.load_config())
 
 
-def test_edge_router_runs_on_viewer_request_by_version(
-    synthesized: Synthesized, spec: Distribution
-) -> None:
+@pytest.fixture(scope="module")
+def synthesized_at_origin(
+    files: Files, packaged: Built, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Synthesized]:
+    """`imgedge synth` of the same zips and configuration with edge_trigger = origin-request
+    and the resizer's SnapStart on."""
+    from infra.cli import main
+
+    folder = tmp_path_factory.mktemp("at-origin")
+    settings = folder / "settings.toml"
+    settings.write_text(
+        SETTINGS_TOML + 'edge_trigger = "origin-request"\nresizer_snapstart = true\n'
+    )
+    out = folder / "cdk.out"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        status = main(
+            ["synth", "--no-package", "--dist", str(packaged.edge_zip.parent),
+             "--config", str(files.config), "--settings", str(settings), "--out", str(out)]
+        )  # fmt: skip
+    assert status == 0, printed.getvalue()
+    templates = {
+        path.name.removesuffix(".template.json"): json.loads(path.read_text())
+        for path in out.glob("*.template.json")
+    }
+    yield Synthesized(out, templates, printed.getvalue())
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """One synthesized deployment and the description it was synthesized from."""
+
+    trigger: str
+    synthesized: Synthesized
+    spec: Distribution
+
+
+@pytest.fixture(params=EDGE_TRIGGERS)
+def deployed(request: pytest.FixtureRequest, files: Files) -> Deployed:
+    trigger = str(request.param)
+    name = "synthesized" if trigger == VIEWER_REQUEST else "synthesized_at_origin"
+    synthesized = request.getfixturevalue(name)
+    return Deployed(trigger, synthesized, describe(files.load_config(), trigger))
+
+
+def test_edge_router_runs_on_its_trigger_by_version(deployed: Deployed) -> None:
+    synthesized, spec = deployed.synthesized, deployed.spec
     behaviour = distribution(synthesized)["DefaultCacheBehavior"]
     (association,) = behaviour["LambdaFunctionAssociations"]
-    assert association["EventType"] == spec.edge.event_type == "viewer-request"
+    assert association["EventType"] == spec.edge.event_type == deployed.trigger
     assert association["IncludeBody"] is spec.edge.include_body is False
     reader = only(synthesized.main, "Custom::CrossRegionStringParameterReader")
     assert association["LambdaFunctionARN"] == {"Fn::GetAtt": [reader[0], "FunctionArn"]}
@@ -313,9 +420,8 @@ def test_edge_router_runs_on_viewer_request_by_version(
 # --- the distribution ----------------------------------------------------------------------
 
 
-def test_origin_group_fails_over_from_derivatives_to_the_resizer(
-    synthesized: Synthesized, spec: Distribution
-) -> None:
+def test_origin_group_fails_over_from_derivatives_to_the_resizer(deployed: Deployed) -> None:
+    synthesized, spec = deployed.synthesized, deployed.spec
     config = distribution(synthesized)
     _, derivatives = bucket_ids(synthesized)
     origins = {o["Id"]: o for o in config["Origins"]}
@@ -350,26 +456,32 @@ def test_behaviour_and_protocols(synthesized: Synthesized, spec: Distribution) -
     assert config.get("CacheBehaviors", []) == []  # one behaviour: everything is an image
 
 
-def test_errors_are_cached_briefly_and_5xx_never(
-    synthesized: Synthesized, spec: Distribution
-) -> None:
+def test_errors_are_cached_briefly_and_5xx_never(deployed: Deployed) -> None:
+    spec = deployed.spec
     ttls = {
         e["ErrorCode"]: e["ErrorCachingMinTTL"]
-        for e in distribution(synthesized)["CustomErrorResponses"]
+        for e in distribution(deployed.synthesized)["CustomErrorResponses"]
     }
     assert ttls == dict(spec.error_caching_min_ttl)
     assert ttls == {400: 30, 404: 30, 403: 0, 500: 0, 502: 0, 503: 0, 504: 0}
     assert ttls.keys() <= CUSTOM_ERROR_CODES
 
 
-def test_cache_key_is_the_rewritten_uri_alone(synthesized: Synthesized, spec: Distribution) -> None:
+def test_cache_key_is_the_rewritten_uri_or_the_viewers_uri_and_query(deployed: Deployed) -> None:
+    """Viewer-request trigger: the rewritten URI alone. Origin-request trigger: the viewer's
+    URI and all of its query string (an allow-list could not hold imgedge's parameters under
+    the default quota of 10, nor match them in any case). Never a header: not Accept."""
+    synthesized, spec = deployed.synthesized, deployed.spec
     policy = only(synthesized.main, "AWS::CloudFront::CachePolicy")[1]["Properties"]
     config = policy["CachePolicyConfig"]
     ttls = (spec.cache_policy.min_ttl, spec.cache_policy.default_ttl, spec.cache_policy.max_ttl)
     assert (config["MinTTL"], config["DefaultTTL"], config["MaxTTL"]) == ttls
     assert ttls == (0, 86400, 2592000)  # max: the configuration's derivative_max_age
     key = config["ParametersInCacheKeyAndForwardedToOrigin"]
-    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "none"}
+    behavior = "all" if deployed.trigger == ORIGIN_REQUEST else "none"
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": behavior}
+    assert spec.cache_policy.query_string_behavior == behavior
+    assert len(READ_PARAMS) > MAX_QUERY_STRINGS_PER_CACHE_POLICY
     assert key["HeadersConfig"] == {"HeaderBehavior": "none"}
     assert key["CookiesConfig"] == {"CookieBehavior": "none"}
     assert key["EnableAcceptEncodingGzip"] is True and key["EnableAcceptEncodingBrotli"] is True
@@ -377,6 +489,18 @@ def test_cache_key_is_the_rewritten_uri_alone(synthesized: Synthesized, spec: Di
     assert behaviour["CachePolicyId"] == {
         "Ref": only(synthesized.main, "AWS::CloudFront::CachePolicy")[0]
     }
+
+
+def test_at_origin_no_origin_request_policy_forwards_a_viewers_header(
+    synthesized_at_origin: Synthesized,
+) -> None:
+    """The origin-request function adds the trace headers itself; a viewer's X-Imgedge-*
+    must not reach it (it passes on a request carrying its timing header unchanged)."""
+    spec = describe(Config(), ORIGIN_REQUEST)
+    assert spec.origin_request_policy.forwards_nothing
+    assert of_type(synthesized_at_origin.main, "AWS::CloudFront::OriginRequestPolicy") == {}
+    behaviour = distribution(synthesized_at_origin)["DefaultCacheBehavior"]
+    assert "OriginRequestPolicyId" not in behaviour
 
 
 def test_origin_request_policy_forwards_the_trace_headers_never_host(
@@ -400,9 +524,8 @@ def test_origin_request_policy_forwards_the_trace_headers_never_host(
     assert behaviour["OriginRequestPolicyId"] == {"Ref": policy_id}
 
 
-def test_security_headers_are_the_descriptions_plus_hsts(
-    synthesized: Synthesized, spec: Distribution
-) -> None:
+def test_security_headers_are_the_descriptions_plus_hsts(deployed: Deployed) -> None:
+    synthesized, spec = deployed.synthesized, deployed.spec
     policy_id, policy = only(synthesized.main, "AWS::CloudFront::ResponseHeadersPolicy")
     security = policy["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
     sent = {
@@ -416,11 +539,14 @@ def test_security_headers_are_the_descriptions_plus_hsts(
     assert all(
         header["Override"] is True for name, header in security.items() if name != "XSSProtection"
     )
-    custom = policy["Properties"]["ResponseHeadersPolicyConfig"]["CustomHeadersConfig"]["Items"]
+    config = policy["Properties"]["ResponseHeadersPolicyConfig"]
+    custom = config.get("CustomHeadersConfig", {}).get("Items", [])
     assert [(h["Header"], h["Value"], h["Override"]) for h in custom] == [
         (name, value, False) for name, value in spec.custom_headers
     ]
-    assert ("Vary", "Accept") in spec.custom_headers  # f=auto: one URL, several formats
+    # f=auto answers one URL with several formats on viewer requests only.
+    vary = deployed.trigger == VIEWER_REQUEST
+    assert (("Vary", "Accept") in spec.custom_headers) is vary
     hsts = security["StrictTransportSecurity"]
     assert hsts["AccessControlMaxAgeSec"] == spec.hsts_max_age_s >= 31536000
     assert hsts["IncludeSubdomains"] is spec.hsts_include_subdomains is True
