@@ -5,7 +5,8 @@ handler for a viewer's miss, precompute (on one machine or as the batch function
 
 1. read the original, refused unread past ``max_source_bytes``, with its metadata (the
    stored focal point, ``stored_focal_point``); for a watermark, read its overlay from the
-   originals bucket too (``watermark``: missing or unreadable, a 500, nothing stored);
+   originals bucket too, at the same time (``watermark``: missing or unreadable, a 500,
+   nothing stored);
 2. render it (``pipeline.render``, within the pixel and frame limits), or, for the
    ``original/`` prefix, keep its bytes as they are;
 3. write the original's index marker (and for a watermark, the overlay's marker, so that
@@ -15,21 +16,41 @@ handler for a viewer's miss, precompute (on one machine or as the batch function
    changed meanwhile, a purge that ran while this rendered cannot have seen the
    derivative, so it is deleted and reported as not kept.
 
+What may overlap does, in background threads (``BACKGROUND``), and what must not cannot:
+
+- the overlay is read while the original is;
+- the markers are written while the render runs, from the moment it has decoded the
+  original (a refused original, not an image or over the limits, leaves nothing stored);
+  the derivative's write waits for them, and is not made if one failed. A render that
+  fails after that point (the deadline, an encoder's error) leaves its markers without
+  their object: harmless, as after any purge of an overwritten original (the next purge
+  of that original lists one more path);
+- the versions of the original and of the overlay are read at the same time, both only
+  once the derivative's write has completed: a read begun earlier could answer before a
+  purge that has not seen the derivative.
+
+Nothing runs in the background once ``make_derivative`` has returned or raised. The
+background threads call ``Storage``'s methods while this thread calls others: a
+``Storage`` must be safe to use from several threads at once.
+
 The deadline is checked after the original is read, between the render's phases and frames,
-and before anything is stored; once it has passed, ``DeadlineExceeded`` is raised and
-nothing is stored. Any other refusal is an ``ImgedgeError`` (``shared.errors``) with its
-HTTP status.
+and before the derivative is stored; once it has passed, ``DeadlineExceeded`` is raised and
+no derivative is stored. Any other refusal is an ``ImgedgeError`` (``shared.errors``) with
+its HTTP status.
 """
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from regional_resizer import responses, tracing
 from regional_resizer.media_types import sniff
@@ -49,6 +70,11 @@ finishes (one frame, or an encode), then the answer is built and returned."""
 DEFAULT_TIMEOUT_S = 25.0
 """The budget when there is no Lambda context (precompute's local workers, tests): the
 deployed function's default timeout."""
+BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="imgedge-s3")
+"""The S3 calls that overlap others: at most two at once (the overlay's read; the two
+markers of a watermarked derivative; the overlay's version)."""
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -102,59 +128,127 @@ def make_derivative(
     markers = [index_key(request)]
     if mark is not None:
         markers.append(_overlay_marker(mark, request))
-    # S3 calls are X-Ray subsegments of their own (boto3 is patched): time them only.
-    with trace.span("s3-get", subsegment=False):
-        original = storage.get_original(request.source, config.max_source_bytes)
-    trace.annotate(source_bytes=len(original.body))
-    deadline.check()
-    overlay: tuple[Overlay, Original] | None = None
-    if mark is not None:
-        with trace.span("s3-get-overlay", subsegment=False):
-            overlay = read_overlay(mark, config, storage)
+    with _background() as started:
+        # S3 calls are traced on their own, those of the background threads too (they run
+        # in a copy of this thread's context): the spans here time them only.
+        overlay_read = started(read_overlay, mark, config, storage) if mark else None
+        with trace.span("s3-get", subsegment=False):
+            original = storage.get_original(request.source, config.max_source_bytes)
+        trace.annotate(source_bytes=len(original.body))
         deadline.check()
+        overlay: tuple[Overlay, Original] | None = None
+        if overlay_read is not None:
+            with trace.span("s3-get-overlay", subsegment=False):
+                overlay = overlay_read.result()
+            deadline.check()
 
-    if request.is_original:
-        body, content_type = original.body, sniff(original.body, original.content_type)
-    else:
-        rendition = render(
-            original.body,
-            request,
-            config,
-            phase=trace.phase,
-            check_deadline=deadline.check,
-            focal_point=stored_focal_point(original.metadata, request.source),
-            overlay=overlay[0] if overlay is not None else None,
-        )
-        body, content_type = rendition.body, rendition.content_type
-        trace.annotate(
-            source_format=rendition.source_format,
-            source_pixels=rendition.source_width * rendition.source_height,
-            output_format=rendition.format,
-            output_width=rendition.width,
-            output_height=rendition.height,
-        )
-    trace.annotate(output_bytes=len(body))
-    deadline.check()  # the last one: once the markers are written, the derivative goes through
+        written = _Markers(storage, markers, started)
+        if request.is_original:
+            body, content_type = original.body, sniff(original.body, original.content_type)
+        else:
+            rendition = render(
+                original.body,
+                request,
+                config,
+                phase=written.starting_after_decode(trace.phase),
+                check_deadline=deadline.check,
+                focal_point=stored_focal_point(original.metadata, request.source),
+                overlay=overlay[0] if overlay is not None else None,
+            )
+            body, content_type = rendition.body, rendition.content_type
+            trace.annotate(
+                source_format=rendition.source_format,
+                source_pixels=rendition.source_width * rendition.source_height,
+                output_format=rendition.format,
+                output_width=rendition.width,
+                output_height=rendition.height,
+            )
+        trace.annotate(output_bytes=len(body))
+        deadline.check()  # the last one: past it, the derivative goes through
 
-    with trace.span("s3-put", subsegment=False):
-        for marker in markers:  # first: a stored object always has its markers
-            storage.put_marker(marker)
-        storage.put_derivative(
-            request.key,
-            body,
-            content_type,
-            responses.derivative_cache_control(config),
-            original.etag,
-        )
-        # A purge that ran while this rendered cannot have seen this derivative: if what
-        # it is made of changed meanwhile, take it back.
-        made_of = [(request.source, original)]
-        if overlay is not None:
-            made_of.append((overlay[0].mark.key, overlay[1]))
-        if any(storage.original_version(key) != read.version for key, read in made_of):
-            storage.delete_keys([request.key])
-            return Derivative(body, content_type, kept=False)
+        with trace.span("s3-put", subsegment=False):
+            written.join()  # first: a stored object always has its markers
+            storage.put_derivative(
+                request.key,
+                body,
+                content_type,
+                responses.derivative_cache_control(config),
+                original.etag,
+            )
+            # A purge that ran while this rendered cannot have seen this derivative: if
+            # what it is made of changed meanwhile, take it back. Every read starts now,
+            # after the write has completed.
+            made_of = [(request.source, original)]
+            if overlay is not None:
+                made_of.append((overlay[0].mark.key, overlay[1]))
+            if _changed(storage, made_of, started):
+                storage.delete_keys([request.key])
+                return Derivative(body, content_type, kept=False)
     return Derivative(body, content_type, kept=True)
+
+
+Started = Callable[..., "Future[Any]"]
+"""Runs a call in a background thread; its ``Future``."""
+
+
+@contextmanager
+def _background() -> Iterator[Started]:
+    """Background calls that never outlive the block: on the way out, however it is left,
+    it waits for every call started in it (their failures are the caller's to read from
+    their futures; one the caller no longer reads is dropped). Each runs in a copy of the
+    caller's context (``contextvars``), as the request it belongs to."""
+    futures: list[Future[Any]] = []
+
+    def started(call: Callable[..., T], *args: Any) -> Future[T]:
+        future = BACKGROUND.submit(contextvars.copy_context().run, call, *args)
+        futures.append(future)
+        return future
+
+    try:
+        yield started
+    finally:
+        wait(futures)
+
+
+class _Markers:
+    """The derivative's markers: written in the background from the render's first phase
+    after decoding, or at ``join`` at the latest, which returns once all are written (and
+    raises if one could not be)."""
+
+    def __init__(self, storage: Storage, keys: Sequence[str], started: Started) -> None:
+        self._storage = storage
+        self._keys = keys
+        self._started = started
+        self._writes: list[Future[None]] = []
+
+    def start(self) -> None:
+        if not self._writes:
+            self._writes = [self._started(self._storage.put_marker, key) for key in self._keys]
+
+    def starting_after_decode(
+        self, phase: Callable[[str], AbstractContextManager[None]]
+    ) -> Callable[[str], AbstractContextManager[None]]:
+        """``phase``, which also starts the writes when a phase other than decoding begins
+        (the original is then an image within the limits)."""
+
+        def starting(name: str) -> AbstractContextManager[None]:
+            if name != "decode":
+                self.start()
+            return phase(name)
+
+        return starting
+
+    def join(self) -> None:
+        self.start()
+        for write in self._writes:
+            write.result()
+
+
+def _changed(storage: Storage, made_of: Sequence[tuple[str, Original]], started: Started) -> bool:
+    """Whether any of the originals read has another version now; the reads run at once."""
+    later = [started(storage.original_version, key) for key, _ in made_of[1:]]
+    now = [storage.original_version(made_of[0][0]), *(read.result() for read in later)]
+    return any(version != read.version for version, (_, read) in zip(now, made_of, strict=True))
 
 
 def read_overlay(mark: Watermark, config: Config, storage: Storage) -> tuple[Overlay, Original]:
