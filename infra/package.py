@@ -11,6 +11,12 @@
   the precompute batch (``regional_resizer/precompute.py``), which plans with the edge's
   normalizer (``edge_router/normalize.py``), so that its keys are the edge's.
 
+The resizer's zip also holds the bytecode of every module it holds (``__pycache__/*.pyc``,
+hash-checked, for the target Python), compiled by that Python when it is this interpreter
+or found on PATH as ``python3.N`` (else the zip holds none, and says so): Lambda's
+``/var/task`` is read-only, so without it every cold start compiles every module it imports
+from source, and a hash-checked file stays right whatever timestamps the zip gives them.
+
 Both zips are deterministic (sorted entries, fixed timestamps and modes): the same inputs
 give the same bytes, so CDK's asset hashes change only when the code or configuration does.
 Resolved dependency trees are cached per target and requirement set under ``cache_dir``, so
@@ -253,6 +259,49 @@ def _package_files(package: Any) -> Iterator[tuple[str, Path]]:
             yield f"{root.name}/{path.relative_to(root).as_posix()}", path
 
 
+LAMBDA_TASK_ROOT = "/var/task"  # where Lambda unpacks the zip: the bytecode's file names
+
+
+def bytecode_interpreter(python: str) -> str | None:
+    """A Python ``python`` (``3.12``) to compile with: this one, else ``python3.12`` on PATH."""
+    if python == f"{sys.version_info[0]}.{sys.version_info[1]}":
+        return sys.executable
+    return shutil.which(f"python{python}")
+
+
+def bytecode(
+    entries: Iterable[tuple[str, Path | bytes]], target: Target, log: Log
+) -> list[tuple[str, bytes]]:
+    """``__pycache__`` entries for the Python sources among ``entries``, compiled by the
+    target's Python (hash-checked, named as under ``LAMBDA_TASK_ROOT``); none without one."""
+    interpreter = bytecode_interpreter(target.python)
+    if interpreter is None:
+        log(f"no python{target.python} here: {RESIZER_ZIP} holds no bytecode")
+        return []
+    tag = f"cpython-{target.python.replace('.', '')}"
+    sources = [(name, source) for name, source in entries if name.endswith(".py")]
+    with tempfile.TemporaryDirectory(prefix="imgedge-bytecode-") as tmp:
+        root = Path(tmp)
+        for name, source in sources:
+            path = root / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(source if isinstance(source, bytes) else source.read_bytes())
+        done = subprocess.run(
+            [interpreter, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode",
+             "checked-hash", "-s", str(root), "-p", LAMBDA_TASK_ROOT, str(root)],
+            capture_output=True, check=False,
+        )  # fmt: skip  # a module that does not compile simply has no bytecode
+        compiled = []
+        for name, _ in sources:
+            module = Path(name)
+            pyc = module.parent / "__pycache__" / f"{module.stem}.{tag}.pyc"
+            if (root / pyc).is_file():
+                compiled.append((pyc.as_posix(), (root / pyc).read_bytes()))
+    if not compiled:
+        log(f"{interpreter} compiled nothing (exit {done.returncode}): no bytecode in the zip")
+    return compiled
+
+
 def _tree_files(root: Path) -> Iterator[tuple[str, Path]]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
@@ -345,6 +394,7 @@ def build_resizer_zip(
     if shadowing:
         raise PackageError(f"a dependency ships top-level {shadowing}, which the project owns")
     entries += _project_entries(RESIZER_PACKAGES, config)
+    entries += bytecode(entries, target, log)
     unzipped = sum(len(s) if isinstance(s, bytes) else s.stat().st_size for _, s in entries)
     if unzipped > MAX_RESIZER_UNZIPPED_BYTES:
         raise PackageError(f"the resizer is {unzipped} bytes unzipped, over Lambda's limit")

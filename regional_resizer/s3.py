@@ -40,7 +40,6 @@ import hashlib
 import http.client
 import json
 import os
-import random
 import select
 import threading
 import time
@@ -331,7 +330,7 @@ class S3Client:
         connect_timeout_s: float = CONNECT_TIMEOUT_S,
         read_timeout_s: float = READ_TIMEOUT_S,
         sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[], float] = random.random,
+        jitter: Callable[[], float] | None = None,
     ) -> None:
         self.region = region
         self.endpoint_url = endpoint_url.rstrip("/") if endpoint_url else None
@@ -461,7 +460,7 @@ class S3Client:
                     if cost == 0:
                         raise self._final(operation, retryable) from retryable.error
                     acquired = cost
-                    self._sleep(min(self._jitter() * 2 ** (attempt - 1), MAX_BACKOFF_S))
+                    self._sleep(min(self._random() * 2 ** (attempt - 1), MAX_BACKOFF_S))
                     continue
                 self.quota.release(acquired or NO_RETRY_INCREMENT)
                 return answer
@@ -502,6 +501,15 @@ class S3Client:
             self.observer(call)
         except Exception:  # an observer never fails a call
             pass
+
+    def _random(self) -> float:
+        """A fraction in [0, 1) for a retry's wait (``random`` is loaded by the first
+        retry, which most processes never make)."""
+        if self._jitter is None:
+            import random
+
+            self._jitter = random.random
+        return self._jitter()
 
     @staticmethod
     def _final(operation: str, retryable: _Retryable) -> Exception:

@@ -203,3 +203,17 @@ def test_zips_are_deterministic(packaged: Built, files: Files, tmp_path: Path) -
     assert build_edge_zip(config, tmp_path).read_bytes() == packaged.edge_zip.read_bytes()
     again, _ = build_resizer_zip(config, Target(), tmp_path, PACKAGE_CACHE, log=lambda _: None)
     assert again.read_bytes() == packaged.resizer_zip.read_bytes()
+
+
+def test_the_resizer_zip_holds_hash_checked_bytecode_for_its_python(packaged_here: Built) -> None:
+    """Lambda's /var/task is read-only: without bytecode in the zip, every cold start
+    compiles what it imports. Built by the target's own Python (this one, here)."""
+    python = packaged_here.manifest["resizer"]["python"]
+    tag = f"cpython-{python.replace('.', '')}"
+    entries = set(names(packaged_here.resizer_zip))
+    for module in ("regional_resizer/handler.py", "regional_resizer/s3.py", "PIL/Image.py"):
+        folder, _, file = module.rpartition("/")
+        pyc = f"{folder}/__pycache__/{file.removesuffix('.py')}.{tag}.pyc"
+        assert pyc in entries, pyc
+        flags = int.from_bytes(read(packaged_here.resizer_zip, pyc)[4:8], "little")
+        assert flags == 0b11  # hash-based, checked against the source
