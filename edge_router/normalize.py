@@ -41,7 +41,7 @@ from shared.config import Config
 from shared.contract import MAX_KEY_BYTES, ImageRequest
 from shared.errors import InvalidRequest
 from shared.signing import verify
-from shared.viewer_query import enabled_format, kept_format, read, read_query
+from shared.viewer_query import enabled_format, kept_format, may_animate, read, read_query
 
 # A canonical URI of a key of MAX_KEY_BYTES, every byte percent-encoded, plus its "/":
 # the edge must take back whatever it forwards.
@@ -74,9 +74,16 @@ def normalize(uri: str, querystring: str, accept: str | None, config: Config) ->
 
 def negotiate(accept: str | None, source: str, config: Config) -> str:
     """f=auto: avif if Accept names it, else webp, else the source's family (png for png
-    and gif sources, jpeg otherwise). Wildcards do not count: every browser sends them."""
+    and gif sources, jpeg otherwise). Wildcards do not count: every browser sends them.
+
+    An animation must survive f=auto, and the edge cannot see whether a source animates:
+    a source whose extension names a format that can (gif, png, webp, avif) skips outputs
+    that would keep only its first frame (avif), so a browser that takes avif gets webp."""
     accepted = accepted_types(accept or "")
+    animates = may_animate(source)
     for fmt in formats.AUTO_PREFERENCE:
+        if animates and not fmt.keeps_animation:
+            continue
         if fmt.media_type in accepted and fmt.name in config.formats:
             return fmt.name
     kept = formats.output(kept_format(source))

@@ -102,6 +102,12 @@ def kept_format(source: str) -> str:
     return named.kept_as if named is not None else formats.DEFAULT_OUTPUT.name
 
 
+def may_animate(source: str) -> bool:
+    """Whether the source's extension names a format that can hold an animation."""
+    named = formats.from_extension(_extension(source))
+    return named is not None and named.animates
+
+
 def enabled_format(preferred: str, config: Config) -> str:
     """``preferred`` if the configuration enables it, else the first enabled fallback."""
     for fmt in (preferred, *(fallback.name for fallback in formats.FALLBACKS)):

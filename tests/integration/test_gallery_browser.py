@@ -21,7 +21,7 @@ from infra.inventory import Inventory
 from infra.local.gallery import DEMO_TRANSFORMS
 from infra.local.stack import default_config
 from shared.config import Config
-from tests.conftest import make_s3_client
+from tests.conftest import CORPUS, make_s3_client
 from tests.integration import browser
 from tests.integration.browser import Browser, Page
 from tests.integration.stack_client import Served, fetch, start_serve
@@ -137,6 +137,26 @@ def test_the_demo_negotiates_avif_or_webp_as_chromium_asks(
     expected = negotiate(accept, LANDSCAPE, Config())
     assert expected in ("avif", "webp"), accept
     assert page.responses()[src]["mimeType"] == f"image/{expected}"
+    assert_no_policy_violations(page)
+
+
+def test_an_animation_survives_f_auto_as_chromium_asks(stack: Served, s3: Any, page: Page) -> None:
+    """Chromium's Accept names avif first; imgedge's avif output is a still, so a source
+    that can animate gets webp, and its frames."""
+    source = "anim/animated.gif"
+    s3.put_object(Bucket="originals", Key=source, Body=(CORPUS / "animated.gif").read_bytes())
+    page.navigate(gallery(stack, "demo", source))
+
+    ((src, complete, _),) = page.evaluate(RESPONSIVE)
+    assert complete
+    accept = page.request_headers(src)["accept"]
+    assert "image/avif" in accept  # Chromium's own value, which names avif
+    assert page.responses()[src]["mimeType"] == "image/webp"
+    reply = fetch(src, headers={"Accept": accept})
+    assert reply.status == 200 and reply.headers["Content-Type"] == "image/webp"
+    frames = getattr(reply.image(), "n_frames", 1)
+    with Image.open(CORPUS / "animated.gif") as original:
+        assert 1 < frames <= getattr(original, "n_frames", 1)
     assert_no_policy_violations(page)
 
 
