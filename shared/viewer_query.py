@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Mapping
 from urllib.parse import parse_qsl
 
-from shared import formats, transforms
+from shared import formats, imgix, transforms
 from shared.config import Config
 from shared.contract import DEFAULT_FIT, FITS, ImageRequest
 from shared.errors import InvalidRequest
@@ -117,7 +117,8 @@ def enabled_format(preferred: str, config: Config) -> str:
 
 
 def _transform_params(querystring: str) -> dict[str, str]:
-    """The parameters imgedge reads, lower-cased; conflicting repeats are refused."""
+    """The parameters imgedge reads, lower-cased; conflicting repeats are refused. A query
+    in imgix's dialect is read as imgix means it (``shared.imgix``)."""
     try:
         # Bytes that are not UTF-8 survive as surrogates: refused below in the parameters
         # imgedge reads, ignored like the rest of an unknown parameter.
@@ -129,10 +130,19 @@ def _transform_params(querystring: str) -> dict[str, str]:
         )
     except ValueError:
         raise InvalidRequest("too many query parameters") from None
+    named = [(name.strip().lower(), value.strip().lower()) for name, value in pairs]
+    if imgix.is_imgix({name for name, _ in named}):
+        theirs = _read(named, (*imgix.SUPPORTED, *imgix.UNSUPPORTED, SIGNATURE_PARAM))
+        signature = theirs.pop(SIGNATURE_PARAM, None)
+        translated = imgix.translate(theirs)
+        return translated if signature is None else {**translated, SIGNATURE_PARAM: signature}
+    return _read(named, READ_PARAMS)
+
+
+def _read(named: list[tuple[str, str]], names: tuple[str, ...]) -> dict[str, str]:
     params: dict[str, str] = {}
-    for raw_name, raw_value in pairs:
-        name, value = raw_name.strip().lower(), raw_value.strip().lower()
-        if name not in READ_PARAMS:
+    for name, value in named:
+        if name not in names:
             continue
         if not value.isprintable() or any("\udc80" <= c <= "\udcff" for c in value):
             raise InvalidRequest(f"{name} is not valid UTF-8 text")

@@ -254,3 +254,25 @@ def test_the_overlay_is_never_written_by_a_request(stack: Served, s3: Any) -> No
     before = s3.head_object(Bucket="originals", Key="brand/logo.png")["ETag"]
     assert get(stack, "s=320x&wm=logo&f=webp").status == 200
     assert s3.head_object(Bucket="originals", Key="brand/logo.png")["ETag"] == before
+
+
+def test_an_imgix_url_shares_the_cache_entry_and_object_of_imgedge_s(
+    stack: Served, s3: Any
+) -> None:
+    """A team leaving imgix changes only the host: its URLs reach imgedge's keys."""
+    ours, theirs = "s=128x128&f=webp&g=east", "w=128&h=128&fit=crop&crop=right&fm=webp"
+    assert get(stack, ours).status == 200
+
+    def shared() -> bool:
+        replies = [get(stack, ours), get(stack, theirs)]
+        hits = all(r.headers["X-Cache"] == "Hit from cloudfront" for r in replies)
+        stored_webp = {k for k in keys(s3, "derivatives") if k.startswith("128x128")}
+        return (
+            hits
+            and "128x128-fp1,0.5/webp/q.png" in stored_webp
+            and (replies[0].body == replies[1].body)
+        )
+
+    eventually(shared, "one entry for the imgix and the imgedge spelling")
+    refused = get(stack, "w=128&sat=20")
+    assert refused.status == 400 and "sat" in refused.body.decode()
