@@ -57,13 +57,15 @@ import boto3
 from botocore.exceptions import ClientError
 
 from regional_resizer.storage import Storage
-from shared.contract import uri_of
+from shared.contract import ORIGINAL_PREFIX, uri_of
 from shared.layout import carrying_key, index_prefix, overlay_prefix, stored_key
 
 log = logging.getLogger("imgedge.purge")
 log.setLevel(logging.INFO)
 
 INVALIDATION_BATCH = 1000  # paths per CreateInvalidation call
+EDGE_TRIGGER_ENV = "EDGE_TRIGGER"  # the distribution's edge trigger, set by the deployment
+ORIGIN_REQUEST = "origin-request"
 PURGING_EVENTS = ("ObjectCreated:", "ObjectRemoved:")
 # CloudFront's answers that mean "later": the in-progress quota (3,000 file paths per
 # distribution) and throttling; botocore retries only the latter, and only briefly.
@@ -91,6 +93,17 @@ def invalidation_paths(key: str) -> tuple[str, ...]:
     uri = uri_of(key)
     # '%' starts an escape and nothing else (a literal '%' is '%25'): each "%2B" is a '+'.
     return (uri, uri.replace("%2B", "+")) if "%2B" in uri else (uri,)
+
+
+def viewer_wildcards(purged: Sequence[str]) -> list[str]:
+    """With the edge on origin requests, CloudFront caches under the viewer's URL (path and
+    query), not the canonical key: one wildcard path per original invalidates all of them
+    ("Specifying the objects to invalidate": a trailing ``*`` matches every query string).
+    A wildcard counts against CloudFront's 15 wildcard paths in progress, whose refusals
+    ``invalidate`` waits out like the others."""
+    sources = {key.split("/", 1)[1] if key.startswith(f"{ORIGINAL_PREFIX}/") else
+               key.split("/", 2)[2] for key in purged}  # fmt: skip
+    return sorted(uri_of(source) + "*" for source in sources)
 
 
 @cache
@@ -145,6 +158,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     distribution = os.environ.get("DISTRIBUTION_ID")
     if distribution and purged:
         paths = sorted({path for key in purged for path in invalidation_paths(key)})
+        if os.environ.get(EDGE_TRIGGER_ENV) == ORIGIN_REQUEST:
+            paths = sorted({*paths, *viewer_wildcards(purged)})
         identity = json.dumps([record for record, _ in records], sort_keys=True)
         invalidations = invalidate(cloudfront(), distribution, paths, identity, deadline)
     # ... and a marker must outlive its object's invalidation: a retry needs it.

@@ -63,6 +63,7 @@ class Purge(Construct):
         originals: s3.IBucket,
         derivatives: s3.IBucket,
         distribution: cloudfront.IDistribution,
+        edge_trigger: str,
     ) -> None:
         super().__init__(scope, id)
         self.log_group = function_log_group(self, "Logs", settings)
@@ -116,6 +117,7 @@ class Purge(Construct):
                 "ORIGINALS_BUCKET": originals.bucket_name,
                 "DERIVATIVES_BUCKET": derivatives.bucket_name,
                 "DISTRIBUTION_ID": distribution.distribution_id,
+                "EDGE_TRIGGER": edge_trigger,  # what the cache keys on: see purge.py
             },
         )
         for event in PURGING_EVENTS:

@@ -78,6 +78,7 @@ class ImgedgeStack(Stack):
             originals=self.storage.originals,
             derivatives=self.storage.derivatives,
             distribution=distribution,
+            edge_trigger=settings.edge_trigger,
         )
         CfnOutput(
             self,

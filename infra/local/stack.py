@@ -267,6 +267,7 @@ class LocalStack:
             env={
                 **env,
                 "DISTRIBUTION_ID": DISTRIBUTION_ID,
+                "EDGE_TRIGGER": opts.edge_trigger,
                 "AWS_ENDPOINT_URL_CLOUDFRONT": self.cloudfront_api.url,
             },
             unset_env=spec.unset_env,
