@@ -45,6 +45,7 @@ import contextvars
 import json
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -70,9 +71,19 @@ finishes (one frame, or an encode), then the answer is built and returned."""
 DEFAULT_TIMEOUT_S = 25.0
 """The budget when there is no Lambda context (precompute's local workers, tests): the
 deployed function's default timeout."""
-BACKGROUND = ThreadPoolExecutor(max_workers=2, thread_name_prefix="imgedge-s3")
+BACKGROUND_THREADS = 2
+BACKGROUND = ThreadPoolExecutor(BACKGROUND_THREADS, thread_name_prefix="imgedge-s3")
 """The S3 calls that overlap others: at most two at once (the overlay's read; the two
-markers of a watermarked derivative; the overlay's version)."""
+markers of a watermarked derivative; the overlay's version). A forked child gets a pool of
+its own: the parent's threads are not in it."""
+
+
+def _fresh_background() -> None:
+    global BACKGROUND  # noqa: PLW0603
+    BACKGROUND = ThreadPoolExecutor(BACKGROUND_THREADS, thread_name_prefix="imgedge-s3")
+
+
+os.register_at_fork(after_in_child=_fresh_background)
 
 T = TypeVar("T")
 
