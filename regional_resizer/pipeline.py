@@ -35,6 +35,7 @@ before anything is decoded.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
@@ -42,11 +43,20 @@ from functools import partial
 
 from PIL import Image, ImageMath
 
-from regional_resizer import animation, codecs, colour, effects, resampling, smartcrop, watermark
+from regional_resizer import (
+    animation,
+    codecs,
+    colour,
+    effects,
+    placeholder,
+    resampling,
+    smartcrop,
+    watermark,
+)
 from regional_resizer.plan import Box, Plan, Size, framed, oriented, plan, region, scaled_origin
 from shared import formats, transforms
 from shared.config import Config
-from shared.contract import ImageRequest, Point
+from shared.contract import METADATA, ImageRequest, Point
 from shared.errors import CorruptImage
 
 Phase = Callable[[str], AbstractContextManager[object]]
@@ -146,6 +156,8 @@ def render(
     upright original), for a cover crop that names no place; ``overlay``: the decoded
     overlay of the request's watermark, which a request with one must be given. Raises
     only ``ImgedgeError``s for bad input, and whatever ``check_deadline`` raises."""
+    if request.format == METADATA:
+        return describe(data, request, config, phase)
     fmt = _output_format(request)
     frames = transform(
         data, request, config, phase, check_deadline, focal_point=focal_point, overlay=overlay
@@ -169,6 +181,44 @@ def render(
         frames.source_format,
         *frames.source_size,
         len(frames.images),
+    )
+
+
+def describe(
+    data: bytes, request: ImageRequest, config: Config, phase: Phase = NO_PHASES
+) -> Rendition:
+    """``f=json``: the original's upright size, format, whether it animates, its dominant
+    colour and a placeholder, as JSON. The pixels come from the pipeline itself (a small
+    opaque sRGB sample of frame 0), within the same limits as any render."""
+    with phase("decode"):
+        frame_count = codecs.open_image(data, config).frames
+    sample_request = ImageRequest(
+        request.source, "jpeg", placeholder.SAMPLE_SIDE, placeholder.SAMPLE_SIDE, "inside"
+    )  # jpeg: flattened on white, one frame
+    frames = transform(data, sample_request, config, phase)
+    with phase("encode"):
+        sample = frames.images[0]
+        source = formats.identify(data)  # by its bytes: HEIC and HEIF are one to Pillow
+        width, height = frames.source_size
+        described = {
+            "width": width,
+            "height": height,
+            "format": source.name if source else frames.source_format,
+            "animated": frame_count > 1 and source is not None and source.animates,
+            "dominant_colour": placeholder.dominant_colour(sample),
+            "placeholder": placeholder.placeholder(sample),
+        }
+        body = json.dumps(described, separators=(",", ":")).encode()
+    return Rendition(
+        body,
+        formats.METADATA_MEDIA_TYPE,
+        METADATA,
+        width,
+        height,
+        frames.source_format,
+        width,
+        height,
+        1,
     )
 
 

@@ -43,6 +43,9 @@ from shared import formats, transforms
 from shared.config import MAX_DIMENSION, Config
 from shared.errors import InvalidRequest
 
+METADATA = "json"
+"""``f=json``: not an image but the original's metadata and placeholder (its size, format,
+whether it animates, its dominant colour, a tiny blurred image); it takes no transform."""
 FITS = ("cover", "contain", "inside")
 DEFAULT_FIT = "cover"
 ORIGINAL_PREFIX = "original"
@@ -137,6 +140,10 @@ class ImageRequest:
         if self.format is None:
             if any(getattr(self, f.name) != f.default for f in fields(self)[1:]):
                 raise InvalidRequest("the original takes no transform")
+            return
+        if self.format == METADATA:
+            if any(getattr(self, f.name) != f.default for f in fields(self)[2:]):
+                raise InvalidRequest("f=json describes the original: it takes no transform")
             return
         if self.format not in formats.OUTPUT_FORMATS:
             raise InvalidRequest(f"unknown format {self.format!r}")
@@ -261,7 +268,7 @@ class ImageRequest:
         match = _GEOMETRY.fullmatch(head)
         if not sep or match is None or (not match["full"] and not (match["w"] or match["h"])):
             raise InvalidRequest("not a canonical key")
-        if fmt not in config.formats:
+        if fmt not in (*config.formats, METADATA):
             raise InvalidRequest(f"format {fmt!r} is not enabled")
         request = cls(
             source=source,
@@ -323,6 +330,8 @@ class ImageRequest:
         zero blur); crops and bg colours off the allow-list need ``signed``."""
         if fmt is None:
             return cls(source=source)
+        if fmt == METADATA:  # one description per original, whatever else was asked
+            return cls(source=source, format=METADATA)
         if fmt not in config.formats:
             raise InvalidRequest(f"format {fmt!r} is not enabled")
         if dpr is not None:

@@ -212,6 +212,9 @@ OUTPUT_FORMATS = tuple(fmt.name for fmt in OUTPUTS)
 """The names of the formats the resizer writes; a configuration may enable a subset."""
 LOSSY_FORMATS = tuple(fmt.name for fmt in OUTPUTS if fmt.takes_quality)
 
+METADATA_MEDIA_TYPE = "application/json"
+"""The Content-Type of ``f=json``, the description of an original (not an image)."""
+
 AUTO_PREFERENCE = (AVIF, WEBP)
 """``f=auto``'s choices, best first: each is taken if the viewer's ``Accept`` names its
 media type and the configuration enables it. Otherwise ``f=auto`` gives the source's

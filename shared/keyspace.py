@@ -14,7 +14,7 @@ from shared.config import Config
 
 def unsigned_variants(config: Config) -> int:
     """Distinct canonical keys an unsigned viewer can reach for one original, the original
-    itself included."""
+    itself and its description (``f=json``) included."""
     sides = len(config.sizes)
     # The centre (or the stored focal point), smart, and the grid's points (compass points
     # among them).
@@ -32,4 +32,5 @@ def unsigned_variants(config: Config) -> int:
             1 for c in config.background_colours if output.alpha or c != "ffffff"
         )  # jpeg's white is its default: no key of its own
         per_format += qualities * colours
-    return 1 + geometries * turns * effects * watermarks * per_format
+    # The original itself, and its description (f=json).
+    return 2 + geometries * turns * effects * watermarks * per_format

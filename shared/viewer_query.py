@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from shared import formats, imgix, transforms
 from shared.config import Config
-from shared.contract import DEFAULT_FIT, FITS, ImageRequest
+from shared.contract import DEFAULT_FIT, FITS, METADATA, ImageRequest
 from shared.errors import InvalidRequest
 from shared.signing import SIGNATURE_PARAM
 
@@ -263,9 +263,12 @@ def _format(value: str | None, source: str, config: Config) -> str:
     """The format ``f`` names (not auto); the source's kept format without ``f``."""
     if value is None:
         return enabled_format(kept_format(source), config)
+    if value == METADATA:
+        return METADATA
     fmt = formats.output_spelled(value)
     if fmt is None:
-        raise InvalidRequest(f"f must be one of {', '.join((*formats.OUTPUT_FORMATS, AUTO))}")
+        choices = ", ".join((*formats.OUTPUT_FORMATS, AUTO, METADATA))
+        raise InvalidRequest(f"f must be one of {choices}")
     return fmt.name
 
 

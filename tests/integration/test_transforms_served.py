@@ -9,6 +9,7 @@ references of each effect are in tests/unit/test_effects.py; here it is the whol
 from __future__ import annotations
 
 import io
+import json
 import signal
 from collections.abc import Iterator
 from functools import partial
@@ -276,3 +277,22 @@ def test_an_imgix_url_shares_the_cache_entry_and_object_of_imgedge_s(
     eventually(shared, "one entry for the imgix and the imgedge spelling")
     refused = get(stack, "w=128&sat=20")
     assert refused.status == 400 and "sat" in refused.body.decode()
+
+
+def test_f_json_describes_the_original_and_is_cached_like_a_derivative(
+    stack: Served, s3: Any
+) -> None:
+    first = get(stack, "f=json")
+    assert first.status == 200 and first.headers["Content-Type"] == "application/json"
+    described = json.loads(first.body)
+    assert (described["width"], described["height"]) == (400, 200)
+    assert described["format"] == "png" and described["animated"] is False
+    assert described["placeholder"].startswith("data:image/webp;base64,")
+    assert described["dominant_colour"] in ("#ff0000", "#00ff00", "#0000ff", "#ffff00")
+
+    def cached() -> bool:
+        again = get(stack, "F=JSON&s=256x")  # another spelling: the same description
+        return again.headers["X-Cache"] == "Hit from cloudfront" and again.body == first.body
+
+    eventually(cached, "f=json cached")
+    assert "full/json/q.png" in keys(s3, "derivatives")

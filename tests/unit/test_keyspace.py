@@ -29,7 +29,7 @@ def test_every_unsigned_spelling_reaches_exactly_the_counted_keys() -> None:
     options: dict[str, list[str | None]] = {
         "s": [None, "16x", "x16", "9x9"],
         "fit": [None, "contain", "inside"],
-        "f": ["jpeg", "png"],
+        "f": ["jpeg", "png", "json"],
         "q": [None, "50"],
         "r": [None, "90", "180", "270"],
         "flip": [None, "v"],
@@ -50,7 +50,7 @@ def test_every_unsigned_spelling_reaches_exactly_the_counted_keys() -> None:
 
 def test_the_default_configuration_count_is_the_one_the_docs_state() -> None:
     # README.md and docs/contract.md state this number; change them with it.
-    assert unsigned_variants(Config()) == 11_715_777_537
+    assert unsigned_variants(Config()) == 11_715_777_538
 
 
 def test_each_allow_list_is_a_lever() -> None:
@@ -58,7 +58,7 @@ def test_each_allow_list_is_a_lever() -> None:
     assert unsigned_variants(Config(blur_sigmas=(1.0,))) < base
     off = Config(blur_sigmas=(), sharpen_sigmas=(), background_colours=())
     # Effects 8 x 4 become 1; bg colours per format (3 each, 2 for jpeg: 107 in all) 1 each.
-    assert unsigned_variants(off) == 1 + (base - 1) // (8 * 4) * 40 // 107
+    assert unsigned_variants(off) == 2 + (base - 2) // (8 * 4) * 40 // 107
     assert unsigned_variants(Config(background_colours=("ffffff",))) < base
     assert unsigned_variants(Config(focal_point_grid=0.1)) < base
-    assert unsigned_variants(Config(watermarks={"m": Watermark(key="m.png")})) == 2 * base - 1
+    assert unsigned_variants(Config(watermarks={"m": Watermark(key="m.png")})) == 2 * base - 2
