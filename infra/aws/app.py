@@ -14,26 +14,21 @@ Every way of building the app applies the feature flags of cdk.json (``feature_f
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from aws_cdk import App, Environment, Stack
 
 from infra.aws.checks import add_checks
+from infra.aws.construct import DeploymentError, check_dist
 from infra.aws.settings import DeploySettings, load_settings
 from infra.aws.stack import ImgedgeStack
 from infra.aws.toolkit import CONTEXT_CONFIG, CONTEXT_DIST, CONTEXT_SETTINGS, feature_flags
-from infra.package import EDGE_ZIP, RESIZER_ZIP, PackageError, read_manifest
+from infra.package import PackageError
 from shared.config import Config, load_config
 
 DEFAULT_DIST = Path("dist")
-
-
-class DeploymentError(RuntimeError):
-    """The app cannot be built as asked; the message says what to do."""
+__all__ = ["DEFAULT_DIST", "Deployment", "DeploymentError", "build", "check_dist", "main"]
 
 
 @dataclass(frozen=True)
@@ -46,38 +41,6 @@ class Deployment:
         """The main stack and, when the home region is not us-east-1, the edge stack."""
         edge = self.stack.edge_stack
         return [self.stack] if edge is self.stack else [self.stack, edge]
-
-
-def _as_json(value: Any) -> Any:
-    return json.loads(json.dumps(value))
-
-
-def check_dist(dist: Path, config: Config, settings: DeploySettings) -> tuple[Path, Path]:
-    """The two zips, if ``dist`` holds them as packaged for this configuration and target."""
-    manifest = read_manifest(dist)
-    repackage = f"run `imgedge package` with the same --config and --settings (into {dist})"
-    problems = []
-    if manifest.get("config") != _as_json(config.to_mapping()):
-        problems.append("it was packaged with another configuration")
-    resizer = manifest.get("resizer", {})
-    if resizer.get("arch") != settings.resizer_architecture:
-        problems.append(
-            f"its resizer is for {resizer.get('arch')}, the settings say "
-            f"{settings.resizer_architecture}"
-        )
-    if resizer.get("python") != settings.python:
-        problems.append(
-            f"its resizer is for Python {resizer.get('python')}, the settings say {settings.python}"
-        )
-    paths = (dist / EDGE_ZIP, dist / RESIZER_ZIP)
-    for path, part in zip(paths, ("edge", "resizer"), strict=True):
-        if not path.is_file():
-            problems.append(f"{path.name} is missing")
-        elif hashlib.sha256(path.read_bytes()).hexdigest() != manifest.get(part, {}).get("sha256"):
-            problems.append(f"{path.name} is not the one its manifest describes")
-    if problems:
-        raise DeploymentError(f"{dist} does not fit: {'; '.join(problems)}; {repackage}")
-    return paths
 
 
 def build(

@@ -1,6 +1,9 @@
-"""The CloudFront distribution: one behaviour, the edge router on viewer or origin requests
-(``edge_trigger``), an origin group (derivatives bucket, failing over to the resizer's
-function URL), and the policies.
+"""imgedge's cache behaviour (``Behaviour``: the edge router on viewer or origin requests,
+``edge_trigger``; an origin group, derivatives bucket failing over to the resizer's
+function URL; the policies) and imgedge's own distribution (``Delivery``: that behaviour as
+its default one, with its error caching, price class and, with ``domain_names`` and
+``certificate_arn``, your domain). A team's distribution takes the same ``Behaviour`` on a
+path pattern (``infra/aws/construct.py``).
 
 Every value comes from ``infra/distribution.py``, the description the local emulator
 enforces too; ``tests/infra`` checks the synthesized template carries exactly those values.
@@ -11,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Duration
+from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_lambda as lambda_
@@ -34,9 +38,18 @@ NO_ACCESS_LOGS = (
     "No standard access logs by default (a log bucket with ACLs enabled, or paid log "
     "delivery): CloudFront's metrics and the resizer's traces show the traffic."
 )
+# "Supported protocols and ciphers between viewers and CloudFront": TLSv1.2_2021 takes
+# TLS 1.2 with AEAD ciphers only (no CBC, no SHA-1) and TLS 1.3; the 2025 policies drop
+# ciphers or TLS 1.2 that some still-supported clients need.
+MINIMUM_PROTOCOL = cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021
+SECURITY_POLICY_PAGE = (
+    "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"
+    "secure-connections-supported-viewer-protocols-ciphers.html"
+)
 DEFAULT_CERTIFICATE = (
     "The distribution uses its *.cloudfront.net name and certificate, with which CloudFront "
-    "fixes the minimum viewer protocol; a custom domain's certificate would allow TLSv1.2_2021."
+    "fixes the minimum viewer protocol; domain_names and certificate_arn give it your domain "
+    "with TLSv1.2_2021."
 )
 
 
@@ -115,7 +128,11 @@ def _security_headers(spec: Distribution) -> cloudfront.ResponseSecurityHeadersB
     )
 
 
-class Delivery(Construct):
+class Behaviour(Construct):
+    """The policies, the origin group and the edge association of imgedge's behaviour, for
+    a distribution's default behaviour (``default_behavior``) or a path pattern of one
+    (``add_to``)."""
+
     def __init__(
         self,
         scope: Construct,
@@ -175,7 +192,7 @@ class Delivery(Construct):
             if custom_headers
             else None,
         )
-        origin_group = origins.OriginGroup(
+        self.origin = origins.OriginGroup(
             primary_origin=origins.S3BucketOrigin.with_origin_access_control(
                 derivatives, origin_access_levels=[cloudfront.AccessLevel.READ]
             ),
@@ -184,36 +201,76 @@ class Delivery(Construct):
             ),
             fallback_status_codes=sorted(spec.failover_statuses),
         )
+        self.options: dict[str, Any] = {
+            "viewer_protocol_policy": cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
+            "allowed_methods": ALLOWED_METHODS[spec.allowed_methods],
+            "cached_methods": CACHED_METHODS[spec.cached_methods],
+            "cache_policy": self.cache_policy,
+            "origin_request_policy": self.origin_request_policy,
+            "response_headers_policy": self.response_headers_policy,
+            "compress": True,
+            "edge_lambdas": [
+                cloudfront.EdgeLambda(
+                    event_type=EDGE_EVENT_TYPES[spec.edge.event_type],
+                    function_version=edge_version,
+                    include_body=spec.edge.include_body,
+                )
+            ],
+        }
+        """Every option of the behaviour but its origin (``origin``)."""
+
+    def default_behavior(self) -> cloudfront.BehaviorOptions:
+        return cloudfront.BehaviorOptions(origin=self.origin, **self.options)
+
+    def add_to(self, distribution: cloudfront.Distribution, path_pattern: str) -> None:
+        distribution.add_behavior(path_pattern, self.origin, **self.options)
+
+
+def error_responses(spec: Distribution) -> list[cloudfront.ErrorResponse]:
+    """The description's error caching TTL per status, as a distribution's error responses
+    (they apply to every behaviour of the distribution)."""
+    return [
+        cloudfront.ErrorResponse(http_status=status, ttl=Duration.seconds(ttl))
+        for status, ttl in sorted(spec.error_caching_min_ttl.items())
+    ]
+
+
+class Delivery(Construct):
+    """imgedge's own distribution: ``behaviour`` as its default (and only) behaviour."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        spec: Distribution,
+        settings: DeploySettings,
+        behaviour: Behaviour,
+    ) -> None:
+        super().__init__(scope, id)
+        certificate = None
+        if settings.certificate_arn:
+            certificate = acm.Certificate.from_certificate_arn(
+                self, "Certificate", settings.certificate_arn
+            )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment=f"imgedge ({settings.stack_name})",
-            default_behavior=cloudfront.BehaviorOptions(
-                origin=origin_group,
-                viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.REDIRECT_TO_HTTPS,
-                allowed_methods=ALLOWED_METHODS[spec.allowed_methods],
-                cached_methods=CACHED_METHODS[spec.cached_methods],
-                cache_policy=self.cache_policy,
-                origin_request_policy=self.origin_request_policy,
-                response_headers_policy=self.response_headers_policy,
-                compress=True,
-                edge_lambdas=[
-                    cloudfront.EdgeLambda(
-                        event_type=EDGE_EVENT_TYPES[spec.edge.event_type],
-                        function_version=edge_version,
-                        include_body=spec.edge.include_body,
-                    )
-                ],
-            ),
-            error_responses=[
-                cloudfront.ErrorResponse(http_status=status, ttl=Duration.seconds(ttl))
-                for status, ttl in sorted(spec.error_caching_min_ttl.items())
-            ],
+            default_behavior=behaviour.default_behavior(),
+            error_responses=error_responses(spec),
             http_version=cloudfront.HttpVersion.HTTP2_AND_3,
             enable_ipv6=True,
             price_class=PRICE_CLASSES[settings.price_class],
+            domain_names=list(settings.domain_names) or None,
+            certificate=certificate,
+            # sni-only: dedicated IP addresses serve viewers without SNI and are charged
+            # monthly ("Choose how CloudFront serves HTTPS requests").
+            ssl_support_method=cloudfront.SSLMethod.SNI if certificate else None,
+            minimum_protocol_version=MINIMUM_PROTOCOL if certificate else None,
         )
         acknowledge(self.distribution, "AwsSolutions-CFR1", NO_GEO_RESTRICTION)
         acknowledge(self.distribution, "AwsSolutions-CFR2", NO_WAF)
         acknowledge(self.distribution, "AwsSolutions-CFR3", NO_ACCESS_LOGS)
-        acknowledge(self.distribution, "AwsSolutions-CFR4", DEFAULT_CERTIFICATE)
+        if certificate is None:
+            acknowledge(self.distribution, "AwsSolutions-CFR4", DEFAULT_CERTIFICATE)

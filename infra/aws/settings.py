@@ -19,6 +19,8 @@ once, like the shared configuration. Example::
     precompute_max_concurrency = 20
     edge_trigger = "viewer-request"
     resizer_snapstart = false
+    domain_names = ["img.example.com"]
+    certificate_arn = "arn:aws:acm:us-east-1:123456789012:certificate/..."
 """
 
 from __future__ import annotations
@@ -38,6 +40,16 @@ from infra.functions import RESIZER, SNAPSTART_PYTHON, SNAPSTART_UNSUPPORTED_REG
 EDGE_REGION = "us-east-1"  # Lambda@Edge functions live here, whatever the home region
 ARCHITECTURES = ("x86_64", "arm64")
 PRICE_CLASSES = ("PriceClass_100", "PriceClass_200", "PriceClass_All")
+# A CloudFront distribution takes only ACM certificates from us-east-1 ("Requirements for
+# using SSL/TLS certificates with CloudFront", AWS Region for AWS Certificate Manager).
+CERTIFICATE_REGION = "us-east-1"
+CERTIFICATE_PAGE = (
+    "https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/"
+    "cnames-and-https-requirements.html"
+)
+# CloudFront's default quota "Alternate domain names (CNAMEs) per distribution" (Quotas,
+# General quotas on distributions); adjustable: alternate_domain_names_quota says by how much.
+DEFAULT_QUOTA_ALTERNATE_DOMAIN_NAMES = 100
 # CloudFront's origin response (read) timeout: 1..60 s under the default quota ("Response
 # timeout per origin", CloudFront's Quotas page); up to 120 s once AWS has raised that
 # quota for the account, which only ``origin_read_timeout_quota_raised`` says.
@@ -108,6 +120,11 @@ _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,100}")
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
 _ACCOUNT = re.compile(r"\d{12}")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+# A DNS label (letters, digits, '-', not at either end), lower case as CloudFront keeps it.
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
+_ACM_ARN = re.compile(
+    r"arn:(?P<partition>aws[a-z-]*):acm:(?P<region>[a-z0-9-]+):\d{12}:certificate/[0-9a-f-]+"
+)
 
 REGION_ENV = ("CDK_DEFAULT_REGION", "AWS_REGION", "AWS_DEFAULT_REGION")
 
@@ -175,7 +192,18 @@ class DeploySettings:
     # an alias of a published version. It has charges of its own (docs/deploying.md).
     resizer_snapstart: bool = False
 
+    # Your own domain: the distribution's alternate domain names and the ACM certificate
+    # (in us-east-1) that covers every one of them; both or neither. Empty: the
+    # distribution's own *.cloudfront.net name and certificate.
+    domain_names: tuple[str, ...] = ()
+    certificate_arn: str = ""
+    # CloudFront's "Alternate domain names (CNAMEs) per distribution" quota for the account:
+    # 100 unless AWS has raised it.
+    alternate_domain_names_quota: int = DEFAULT_QUOTA_ALTERNATE_DOMAIN_NAMES
+
     def __post_init__(self) -> None:
+        if isinstance(self.domain_names, list):  # a TOML array
+            object.__setattr__(self, "domain_names", tuple(self.domain_names))
         problems = _problems(self, today())
         if problems:
             raise SettingsError(problems)
@@ -220,6 +248,10 @@ def _problems(settings: DeploySettings, on: date | None = None) -> list[str]:
 
     for f in fields(settings):
         value = getattr(settings, f.name)
+        if f.type == "tuple[str, ...]":
+            if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+                problems.append(f"{f.name}: must be a list of strings")
+            continue
         if f.type == "bool":
             if not isinstance(value, bool):
                 problems.append(f"{f.name}: must be true or false")
@@ -317,6 +349,70 @@ def _problems(settings: DeploySettings, on: date | None = None) -> list[str]:
             settings.region not in SNAPSTART_UNSUPPORTED_REGIONS,
             f"resizer_snapstart: Lambda SnapStart is not offered in {settings.region}",
         )
+    problems += _domain_problems(settings)
+    return problems
+
+
+def domain_name_problem(name: str) -> str | None:
+    """Why CloudFront would refuse ``name`` as an alternate domain name: a DNS name of at
+    least two labels, at most 253 characters, lower case, whose first label may be ``*``
+    (a wildcard covers one level of subdomains)."""
+    labels = name.split(".")
+    if labels[0] == "*":
+        labels = labels[1:]
+    if len(name) > 253 or len(labels) < 2:
+        return "a domain name of at least two labels and at most 253 characters"
+    bad = [label for label in labels if not _LABEL.fullmatch(label)]
+    if bad:
+        return (
+            f"label {bad[0]!r}: 1..63 lower-case letters, digits and '-', not starting or "
+            "ending with '-' (only the first label may be '*')"
+        )
+    return None
+
+
+def _domain_problems(settings: DeploySettings) -> list[str]:
+    problems: list[str] = []
+    names, arn = settings.domain_names, settings.certificate_arn
+    if bool(names) != bool(arn):
+        missing = "certificate_arn" if names else "domain_names"
+        return [
+            f"{missing}: domain_names and certificate_arn go together: the distribution "
+            "answers to its alternate domain names only with a certificate that covers them, "
+            "and a certificate without them is never used"
+        ]
+    for name in names:
+        problem = domain_name_problem(name)
+        if problem:
+            problems.append(f"domain_names: {name!r}: {problem}")
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        problems.append(f"domain_names: named more than once: {duplicates}")
+    quota = settings.alternate_domain_names_quota
+    if quota < DEFAULT_QUOTA_ALTERNATE_DOMAIN_NAMES:
+        problems.append(
+            f"alternate_domain_names_quota: at least {DEFAULT_QUOTA_ALTERNATE_DOMAIN_NAMES}, "
+            "CloudFront's default"
+        )
+    elif len(names) > quota:
+        problems.append(
+            f"domain_names: {len(names)} names, over CloudFront's quota of {quota} alternate "
+            "domain names per distribution; ask AWS to raise it, then set "
+            "alternate_domain_names_quota"
+        )
+    if arn:
+        match = _ACM_ARN.fullmatch(arn)
+        if match is None:
+            problems.append(
+                "certificate_arn: an ACM certificate's ARN, "
+                "arn:aws:acm:us-east-1:<account>:certificate/<id>"
+            )
+        elif match["region"] != CERTIFICATE_REGION:
+            problems.append(
+                f"certificate_arn: the certificate is in {match['region']}; CloudFront takes "
+                f"ACM certificates from {CERTIFICATE_REGION} only: request or import it there "
+                f"({CERTIFICATE_PAGE})"
+            )
     return problems
 
 

@@ -1,6 +1,7 @@
-"""The main stack (home region): buckets, resizer, distribution, the purge on the originals
-bucket's events and the precompute state machine; the edge function's stack in us-east-1 is
-made by ``EdgeRouter`` (CDK's ``EdgeFunction``)."""
+"""The main stack (home region): imgedge's construct (``infra/aws/construct.py``: buckets,
+resizer, precompute, the behaviour and, once the distribution exists, the purge) and
+imgedge's own distribution, whose default behaviour it is; the edge function's stack in
+us-east-1 is made by ``EdgeRouter`` (CDK's ``EdgeFunction``)."""
 
 from __future__ import annotations
 
@@ -10,14 +11,9 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.aws.construct import ImgedgeBehavior
 from infra.aws.distribution import Delivery
-from infra.aws.edge import EdgeRouter
-from infra.aws.precompute import Precompute
-from infra.aws.purge import Purge
-from infra.aws.resizer import Resizer
 from infra.aws.settings import DeploySettings
-from infra.aws.storage import Storage
-from infra.distribution import describe
 from shared.config import Config
 
 
@@ -39,47 +35,31 @@ class ImgedgeStack(Stack):
             description="imgedge: on-the-fly image resizing behind CloudFront",
             **kwargs,
         )
-        self.storage = Storage(self, "Storage", settings=settings)
-        self.resizer = Resizer(
+        # "Default" adds nothing to the logical IDs: the resources keep the IDs they had
+        # when they were the stack's own children.
+        self.imgedge = ImgedgeBehavior(
             self,
-            "Resizer",
+            "Default",
+            config=config,
             settings=settings,
-            code=resizer_zip,
-            originals=self.storage.originals,
-            derivatives=self.storage.derivatives,
+            edge_zip=edge_zip,
+            resizer_zip=resizer_zip,
         )
-        self.precompute = Precompute(
-            self,
-            "Precompute",
-            settings=settings,
-            code=resizer_zip,
-            originals=self.storage.originals,
-            derivatives=self.storage.derivatives,
-        )
-        spec = describe(config, settings.edge_trigger)
-        self.edge = EdgeRouter(
-            self, "EdgeRouter", settings=settings, code=edge_zip, trigger=spec.edge
-        )
+        self.storage = self.imgedge.storage
+        self.resizer = self.imgedge.resizer
+        self.precompute = self.imgedge.precompute
+        self.edge = self.imgedge.edge
         self.delivery = Delivery(
             self,
             "Delivery",
-            spec=spec,
+            spec=self.imgedge.spec,
             settings=settings,
-            derivatives=self.storage.derivatives,
-            resizer_url=self.resizer.url,
-            edge_version=self.edge.version,
+            behaviour=self.imgedge.behaviour,
         )
         distribution = self.delivery.distribution
-        self.purge = Purge(
-            self,
-            "Purge",
-            settings=settings,
-            code=resizer_zip,
-            originals=self.storage.originals,
-            derivatives=self.storage.derivatives,
-            distribution=distribution,
-            edge_trigger=settings.edge_trigger,
-        )
+        self.imgedge.serve(distribution)
+        assert self.imgedge.purge is not None
+        self.purge = self.imgedge.purge
         CfnOutput(
             self,
             "DistributionUrl",
@@ -87,6 +67,12 @@ class ImgedgeStack(Stack):
             description="imgedge smoke takes this URL",
         )
         CfnOutput(self, "DistributionId", value=distribution.distribution_id)
+        CfnOutput(
+            self,
+            "DistributionDomainName",
+            value=distribution.distribution_domain_name,
+            description="point your domain_names at this (CNAME, or a Route 53 alias)",
+        )
         CfnOutput(
             self,
             "OriginalsBucket",

@@ -43,11 +43,23 @@ def _private_bucket(
 
 
 class Storage(Construct):
-    def __init__(self, scope: Construct, id: str, *, settings: DeploySettings) -> None:
+    """The two buckets; either may be given instead (a bucket of the team's own stack)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: DeploySettings,
+        originals: s3.IBucket | None = None,
+        derivatives: s3.IBucket | None = None,
+    ) -> None:
         super().__init__(scope, id)
-        self.originals = _private_bucket(self, "Originals", settings.originals_bucket_name)
+        self.originals = originals or _private_bucket(
+            self, "Originals", settings.originals_bucket_name
+        )
         expiry = settings.derivative_expiry_days
-        self.derivatives = _private_bucket(
+        self.derivatives = derivatives or _private_bucket(
             self,
             "Derivatives",
             settings.derivatives_bucket_name,
