@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -144,11 +143,6 @@ def test_a_path_pattern_cloudfront_or_the_default_behaviour_has_is_refused(patte
     assert path_pattern_problem("/img/*") is None and path_pattern_problem("*.jpg") is None
 
 
-@pytest.fixture(scope="module")
-def zips(packaged: Built) -> dict[str, Path]:
-    return {"edge_zip": packaged.edge_zip, "resizer_zip": packaged.resizer_zip}
-
-
 def _distribution(stack: Stack) -> cloudfront.Distribution:
     return cloudfront.Distribution(
         stack,
@@ -157,7 +151,7 @@ def _distribution(stack: Stack) -> cloudfront.Distribution:
     )
 
 
-def test_refusals(files: Files, zips: dict[str, Path]) -> None:
+def test_refusals(files: Files, packaged: Built) -> None:
     """Before any resource is made: a default path pattern, a distribution of another stack
     (a cycle), a stack without a region, domain settings meant for imgedge's own."""
     app = App()
@@ -184,6 +178,7 @@ def test_refusals(files: Files, zips: dict[str, Path]) -> None:
                 settings=settings,
                 distribution=distribution,
                 path_pattern=pattern,
-                **zips,
+                edge_zip=packaged.edge_zip,
+                resizer_zip=packaged.resizer_zip,
             )
     assert not any(c.node.id.startswith("Imgedge") and c.node.children for c in here.node.children)
