@@ -78,6 +78,7 @@ def test_purge_function(synthesized: Synthesized) -> None:
         "ORIGINALS_BUCKET": {"Ref": originals},
         "DERIVATIVES_BUCKET": {"Ref": derivatives},
         "DISTRIBUTION_ID": {"Ref": distribution_id},
+        "EDGE_TRIGGER": "viewer-request",  # what the cache keys on, for the invalidation paths
     }
     # Failed asynchronous events (after Lambda's two retries) wait 14 days in an encrypted,
     # TLS-only queue.
