@@ -50,7 +50,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from regional_resizer import responses, tracing
@@ -196,6 +196,36 @@ def make_derivative(
                 storage.delete_keys([request.key])
                 return Derivative(body, content_type, kept=False)
     return Derivative(body, content_type, kept=True)
+
+
+def render_fallback(
+    request: ImageRequest,
+    config: Config,
+    storage: Storage,
+    deadline: Deadline,
+    trace: tracing.Invocation | None = None,
+) -> tuple[bytes, str]:
+    """The configured fallback image rendered as ``request`` asks (its size, format and
+    options), never stored: it stands in for an original that is missing or unusable."""
+    trace = trace or tracing.Invocation(None, None)
+    stand_in = replace(request, source=config.fallback_image)
+    mark = config.watermarks[request.watermark] if request.watermark is not None else None
+    with trace.span("s3-get-fallback", subsegment=False):
+        original = storage.get_original(stand_in.source, config.max_source_bytes)
+        overlay = read_overlay(mark, config, storage)[0] if mark is not None else None
+    deadline.check()
+    if stand_in.is_original:
+        return original.body, sniff(original.body, original.content_type)
+    rendition = render(
+        original.body,
+        stand_in,
+        config,
+        phase=trace.phase,
+        check_deadline=deadline.check,
+        focal_point=stored_focal_point(original.metadata, stand_in.source),
+        overlay=overlay,
+    )
+    return rendition.body, rendition.content_type
 
 
 Started = Callable[..., "Future[Any]"]

@@ -39,16 +39,21 @@ from typing import Any
 from urllib.parse import unquote
 
 from regional_resizer import responses, tracing
-from regional_resizer.derivative import Deadline, make_derivative
+from regional_resizer.derivative import Deadline, make_derivative, render_fallback
 from regional_resizer.storage import Storage
 from shared.config import Config, load_config
-from shared.contract import ImageRequest
+from shared.contract import METADATA, ImageRequest
 from shared.errors import (
+    CorruptImage,
     DeadlineExceeded,
     ImgedgeError,
     InternalError,
     InvalidRequest,
     MethodNotAllowed,
+    SourceNotFound,
+    SourceTooLarge,
+    TooManyPixels,
+    UnsupportedImage,
 )
 from shared.signing import SIGNATURE_PARAM, signature
 from shared.urls import viewer_path
@@ -117,7 +122,16 @@ def serve(
     # Sizes off the allow-list reach here only through a signed URL: the edge never routes
     # them otherwise, and only CloudFront can call this function (OAC, AWS_IAM auth).
     request = ImageRequest.parse(_key_of(event["rawPath"]), config, signed=True)
-    made = make_derivative(request, config, storage, deadline, trace)
+    try:
+        made = make_derivative(request, config, storage, deadline, trace)
+    except ORIGINAL_UNUSABLE as error:
+        if not config.fallback_image or request.source == config.fallback_image:
+            raise
+        if request.format == METADATA:  # a description of the stand-in would mislead
+            raise
+        log.info(json.dumps({"fallback_for": request.source, "why": error.message}))
+        body, content_type = render_fallback(request, config, storage, deadline, trace)
+        return responses.fallback(body, content_type, config, head=head)
     if len(made.body) > responses.MAX_INLINE_BYTES:
         # Kept: S3 answers the viewer's next request. Taken back (its original changed
         # meanwhile): the next request renders the new original.
@@ -125,6 +139,10 @@ def serve(
     if not made.kept:  # its original changed meanwhile: answer, but without caching
         return responses.image(made.body, made.content_type, config, head=head, cacheable=False)
     return responses.image(made.body, made.content_type, config, head=head)
+
+
+ORIGINAL_UNUSABLE = (SourceNotFound, SourceTooLarge, UnsupportedImage, TooManyPixels, CorruptImage)
+"""An original missing or unusable: where the configured fallback image stands in."""
 
 
 def stored_location(request: ImageRequest, config: Config) -> str:

@@ -42,6 +42,16 @@ def image(
     }
 
 
+def fallback(body: bytes, content_type: str, config: Config, *, head: bool = False) -> Response:
+    """The fallback image in place of an original that is missing or unusable: the status
+    the configuration says, cached as briefly as an error, so the real image shows once it
+    is there (and a 404 stays cached no longer than any other)."""
+    response = image(body, content_type, config, head=head)
+    response["statusCode"] = config.fallback_status
+    response["headers"]["cache-control"] = f"public, max-age={config.error_max_age}"
+    return response
+
+
 def redirect_to_stored(location: str) -> Response:
     """The output is too large to return inline: send the viewer to ``location``, a URL the
     edge routes to the stored derivative. Not cacheable, so the next request reaches the

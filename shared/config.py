@@ -64,6 +64,9 @@ def _default_presets() -> Mapping[str, str]:
 
 _PRESET_NAME = _KEY_ID = re.compile(r"[a-z0-9_-]{1,32}")
 
+FALLBACK_STATUSES = (200, 404, 410)
+"""What a fallback image may answer with: found, or the truth (gone or never there)."""
+
 DEFAULT_BLUR_SIGMAS = (0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0)
 DEFAULT_SHARPEN_SIGMAS = (0.5, 1.0, 2.0)
 
@@ -128,6 +131,12 @@ class Config:
     max_source_pixels: int = 64_000_000
     max_frames: int = 300
     max_total_pixels: int = 128_000_000  # frames x width x height
+
+    # An original in the originals bucket rendered instead of one that is missing or cannot
+    # be decoded, at the requested size and format, with fallback_status and error_max_age,
+    # never stored ("" = off): a page shows it rather than a broken-image icon.
+    fallback_image: str = ""
+    fallback_status: int = 404
 
     # Cache-Control max-age of stored derivatives and of error responses.
     derivative_max_age: int = 365 * 24 * 3600
@@ -263,7 +272,12 @@ def _problems(config: Config) -> list[str]:
             problems.append(f"signing_keys: id {key_id!r} must match [a-z0-9_-]{{1,32}}")
         if not isinstance(secret, str) or len(secret) < 16:
             problems.append(f"signing_keys.{key_id}: the secret must be 16 characters or more")
+    if not isinstance(config.fallback_image, str) or config.fallback_image.startswith("/"):
+        problems.append("fallback_image: must be an originals bucket key such as 'missing.png'")
+    if config.fallback_status not in FALLBACK_STATUSES:
+        problems.append(f"fallback_status: must be one of {list(FALLBACK_STATUSES)}")
     _transform_problems(config, problems)
+
     if config.resampling not in RESAMPLING:
         problems.append(f"resampling: must be one of {list(RESAMPLING)}")
     threads = config.threads

@@ -200,6 +200,10 @@ def _worker_main(spec: FunctionSpec, conn: Connection) -> None:
         format=f"%(asctime)s [%(levelname)s] {spec.name} %(name)s %(message)s",
         datefmt="%H:%M:%S",
     )
+    # What Lambda sets in every function's environment and the code may read (the
+    # resizer's threads follow the memory): "Defined runtime environment variables".
+    os.environ["AWS_LAMBDA_FUNCTION_NAME"] = spec.name
+    os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(spec.memory_mb)
     try:
         handler = load_object(spec.handler)
     except BaseException:

@@ -35,7 +35,13 @@ def memory_handler(event: dict[str, Any], context: Any) -> Any:
     elif path == "/spike":
         del_at_once = _allocate(2 * context.memory_limit_in_mb)
         del del_at_once
-    return {"statusCode": 200, "headers": {"x-pid": str(os.getpid())}, "body": ""}
+    headers = {
+        "x-pid": str(os.getpid()),
+        # what Lambda's environment says of the function
+        "x-memory-size": os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", ""),
+        "x-function-name": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
+    }
+    return {"statusCode": 200, "headers": headers, "body": ""}
 
 
 def echo_handler(event: dict[str, Any], context: Any) -> Any:

@@ -58,6 +58,9 @@ def test_a_worker_within_its_memory_reports_its_peak(memory_pool: WorkerPool) ->
     assert invocation.outcome == "ok", invocation.error
     assert invocation.max_memory_used_mb is not None
     assert 0 < invocation.max_memory_used_mb < MEMORY_MB
+    headers = invocation.result["headers"]  # the environment Lambda gives every function
+    assert headers["x-memory-size"] == str(MEMORY_MB)
+    assert headers["x-function-name"] == memory_pool.spec.name
 
 
 def test_going_over_memory_is_a_502_and_the_next_request_gets_a_fresh_worker(

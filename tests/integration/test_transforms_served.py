@@ -36,6 +36,7 @@ pytestmark = pytest.mark.integration
 SECRET = "transforms-secret-0123"
 CONFIG = f"""
 signing_keys = {{ k1 = "{SECRET}" }}
+fallback_image = "_fallback/missing.png"
 [watermarks.logo]
 key = "brand/logo.png"
 gravity = "se"
@@ -73,6 +74,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     put_original(s3, "q.png", quadrants(), "image/png")
     logo = Image.new("RGBA", (40, 40), (*MAGENTA, 255))
     put_original(s3, "brand/logo.png", png(logo), "image/png")
+    stand_in = Image.new("RGB", (300, 300), (*MAGENTA,))
+    put_original(s3, "_fallback/missing.png", png(stand_in), "image/png")
     yield served
     children = descendants(served.process.pid)
     assert served.stop(signal.SIGINT) == 0
@@ -296,3 +299,18 @@ def test_f_json_describes_the_original_and_is_cached_like_a_derivative(
 
     eventually(cached, "f=json cached")
     assert "full/json/q.png" in keys(s3, "derivatives")
+
+
+def test_a_missing_or_broken_original_gets_the_fallback_image(stack: Served, s3: Any) -> None:
+    put_original(s3, "broken.jpg", b"\xff\xd8\xff not a jpeg at all", "image/jpeg")
+    for path in ("nowhere/gone.jpg", "broken.jpg"):
+        reply = get(stack, "s=128x&f=webp", path)
+        assert reply.status == 404, (path, reply.body[:200])
+        assert reply.headers["Content-Type"] == "image/webp"
+        assert reply.headers["Cache-Control"] == "public, max-age=60"  # as briefly as an error
+        image = reply.image()
+        assert image.size == (128, 128)  # the stand-in, at the requested size and format
+        assert near(image.convert("RGB").getpixel((64, 64)), MAGENTA)
+        assert f"128x/webp/{path}" not in keys(s3, "derivatives")  # never stored
+    described = get(stack, "f=json", "nowhere/gone.jpg")  # not an image: no stand-in
+    assert described.status == 404 and described.headers["Content-Type"].startswith("text/")

@@ -225,3 +225,11 @@ def test_without_a_path_or_the_environment_the_baked_file_is_read(
 def test_a_configuration_is_frozen() -> None:
     with pytest.raises(AttributeError):
         Config().error_max_age = 1  # type: ignore[misc]
+
+
+def test_the_fallback_image_is_a_key_and_its_status_one_of_three() -> None:
+    with pytest.raises(ConfigError) as raised:
+        Config.from_mapping({"fallback_image": "/abs.png", "fallback_status": 500})
+    assert "fallback_image: must be an originals bucket key" in str(raised.value)
+    assert "fallback_status: must be one of [200, 404, 410]" in str(raised.value)
+    assert Config(fallback_image="missing.png", fallback_status=200).fallback_status == 200
