@@ -59,8 +59,8 @@ from regional_resizer.pipeline import decode_overlay, render
 from regional_resizer.storage import FOCAL_POINT, Original, Storage
 from regional_resizer.watermark import Overlay, OverlayUnavailable
 from shared.config import Config, Watermark
-from shared.contract import MAX_KEY_BYTES, ImageRequest, Point
-from shared.errors import DeadlineExceeded, ImgedgeError, InvalidRequest
+from shared.contract import ImageRequest, Point
+from shared.errors import DeadlineExceeded, ImgedgeError
 from shared.layout import index_key, overlay_marker_key
 
 log = logging.getLogger("imgedge.resizer")
@@ -138,7 +138,8 @@ def make_derivative(
     mark = config.watermarks[request.watermark] if request.watermark is not None else None
     markers = [index_key(request)]
     if mark is not None:
-        markers.append(_overlay_marker(mark, request))
+        # The contract leaves room in S3's key limit for it (OVERLAY_MARKER_BYTES).
+        markers.append(overlay_marker_key(mark.key, request))
     with _background() as started:
         # S3 calls are traced on their own, those of the background threads too (they run
         # in a copy of this thread's context): the spans here time them only.
@@ -305,15 +306,6 @@ def read_overlay(mark: Watermark, config: Config, storage: Storage) -> tuple[Ove
         log.error(json.dumps({"watermark_overlay_unavailable": mark.key, "why": error.message}))
         raise OverlayUnavailable() from error
     return Overlay(image, mark), read
-
-
-def _overlay_marker(mark: Watermark, request: ImageRequest) -> str:
-    """The overlay's marker of this derivative; a key too long for S3 is refused before
-    anything is read (no derivative may escape its overlay's purge)."""
-    marker = overlay_marker_key(mark.key, request)
-    if len(marker.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
-        raise InvalidRequest("image path too long to carry a watermark")
-    return marker
 
 
 def stored_focal_point(metadata: Mapping[str, str], source: str) -> Point | None:
