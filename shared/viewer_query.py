@@ -63,7 +63,8 @@ def read(
     picks the format of ``f=auto``; ``signed``: a signature came with them (the caller
     verifies it against the request's key)."""
     if not set(params) - set(MODIFIERS):
-        _gravity(params.get("g")), _focus(params.get("fp")), _dpr(params.get("dpr"))  # valid
+        for check, name in ((_gravity, "g"), (_focus, "fp"), (_dpr, "dpr")):
+            check(params.get(name))  # a bad value is a 400 even where it changes nothing
         if signed:
             raise InvalidRequest("sig signs a transform; there is none")
         try:
