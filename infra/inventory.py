@@ -10,6 +10,7 @@ or mid-purge) is listed as missing.
 
 from __future__ import annotations
 
+import heapq
 import io
 import struct
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ from shared.config import Config
 from shared.contract import ORIGINAL_PREFIX, ImageRequest
 from shared.errors import InvalidRequest
 from shared.layout import index_prefix, stored_key
+from shared.originals import OriginalsBuckets
 
 HEADER_BYTES = 64 * 1024
 """How much of a derivative is read to learn its dimensions."""
@@ -150,25 +152,46 @@ def _ispe(data: bytes, start: int, end: int) -> tuple[int, int] | None:
 
 
 class Inventory:
-    """The originals bucket and the derivatives bucket's marker index, read-only."""
+    """The originals buckets and the derivatives bucket's marker index, read-only.
+    ``originals``: the originals buckets (``shared.originals``), or the one bucket that
+    holds every original."""
 
-    def __init__(self, s3: Any, originals_bucket: str, derivatives_bucket: str) -> None:
+    def __init__(self, s3: Any, originals: str | OriginalsBuckets, derivatives_bucket: str) -> None:
         self.s3 = s3
-        self.originals_bucket = originals_bucket
+        self.originals_buckets = (
+            originals if isinstance(originals, OriginalsBuckets) else OriginalsBuckets(originals)
+        )
         self.derivatives_bucket = derivatives_bucket
 
+    @property
+    def originals_bucket(self) -> str:
+        """The default originals bucket."""
+        return self.originals_buckets.default
+
     def originals(self, prefix: str = "") -> Iterator[OriginalInfo]:
-        """Every original under ``prefix``, in key order (ListObjectsV2, paginated)."""
-        pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.originals_bucket, Prefix=prefix
-        )
+        """Every original under ``prefix``, in key order, from every originals bucket
+        (ListObjectsV2, paginated): each object of the bucket its key maps to."""
+        listings = [
+            self._listing(bucket, under)
+            for bucket, under in self.originals_buckets.listings(prefix)
+        ]
+        last = None
+        for info in heapq.merge(*listings, key=lambda info: info.key):
+            if info.key != last:  # one bucket under two listings
+                yield info
+            last = info.key
+
+    def _listing(self, bucket: str, prefix: str) -> Iterator[OriginalInfo]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         for page in pages:
             for item in page.get("Contents", ()):
-                yield OriginalInfo(item["Key"], int(item["Size"]), item["LastModified"])
+                if self.originals_buckets.holds(bucket, item["Key"]):
+                    yield OriginalInfo(item["Key"], int(item["Size"]), item["LastModified"])
 
     def original(self, key: str) -> OriginalInfo | None:
         try:
-            head = self.s3.head_object(Bucket=self.originals_bucket, Key=key)
+            bucket = self.originals_buckets.bucket_of(key)
+            head = self.s3.head_object(Bucket=bucket, Key=key)
         except ClientError as error:
             if storage.is_missing(error):
                 return None

@@ -342,9 +342,15 @@ def baked_config(config: Config) -> bytes:
         else:
             lines.append(f"{key} = {_toml_value(value)}")
     for name, table in tables:
-        lines += ["", f"[{name}]", *(f"{k} = {_toml_value(v)}" for k, v in sorted(table.items()))]
+        lines += ["", f"[{name}]"]
+        lines += (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in sorted(table.items()))
     header = "# Baked by `imgedge package`: the configuration this function was built with.\n"
     return (header + "\n".join(lines) + "\n").encode()
+
+
+def _toml_key(key: str) -> str:
+    """A bare key where TOML allows one, else a quoted key (a prefix such as "products/")."""
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def _toml_value(value: Any) -> str:
@@ -357,7 +363,8 @@ def _toml_value(value: Any) -> str:
     if isinstance(value, list):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, dict):  # an inline table: a watermark's settings
-        return "{" + ", ".join(f"{k} = {_toml_value(v)}" for k, v in sorted(value.items())) + "}"
+        pairs = (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in sorted(value.items()))
+        return "{" + ", ".join(pairs) + "}"
     raise PackageError(f"cannot write {value!r} as TOML")
 
 

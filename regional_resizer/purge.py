@@ -34,8 +34,14 @@ a retried or duplicated event resubmits the same batch and CloudFront answers wi
 invalidation it made the first time instead of a new one
 (https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_CreateInvalidation.html).
 
-Environment: ORIGINALS_BUCKET, DERIVATIVES_BUCKET, optionally DISTRIBUTION_ID (no
-invalidation without it) and AWS_ENDPOINT_URL_CLOUDFRONT (the local stack's emulator).
+Events come from every originals bucket: the default one and those ``originals_buckets``
+maps prefixes to. An object key is the original's key as it is (the prefix is part of
+it), and an event is acted on only where its bucket is the one its key maps to
+(``shared.originals``); any other object is no original, and its event is ignored.
+
+Environment: ORIGINALS_BUCKET, DERIVATIVES_BUCKET, optionally IMGEDGE_CONFIG (its
+``originals_buckets``), DISTRIBUTION_ID (no invalidation without it) and
+AWS_ENDPOINT_URL_CLOUDFRONT (the local stack's emulator).
 Deployed from the same zip as the resizer, handler ``regional_resizer.purge.handler``.
 """
 
@@ -59,6 +65,7 @@ from botocore.exceptions import ClientError
 from regional_resizer.storage import Storage
 from shared.contract import ORIGINAL_PREFIX, uri_of
 from shared.layout import carrying_key, index_prefix, overlay_prefix, stored_key
+from shared.originals import OriginalsBuckets
 
 log = logging.getLogger("imgedge.purge")
 log.setLevel(logging.INFO)
@@ -170,18 +177,26 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return {"purged": purged, "invalidations": invalidations}
 
 
-def purging_records(event: dict[str, Any]) -> list[tuple[dict[str, Any], str]]:
-    """The event's records that change an original, each with the original's key."""
-    originals_bucket = os.environ["ORIGINALS_BUCKET"]
+def purging_records(
+    event: dict[str, Any], originals: OriginalsBuckets | None = None
+) -> list[tuple[dict[str, Any], str]]:
+    """The event's records that change an original, each with the original's key.
+    ``originals``: the storage's, by default."""
+    originals = originals or storage().originals
     found = []
     for record in event.get("Records", []):
         s3 = record.get("s3", {})
         if not str(record.get("eventName", "")).startswith(PURGING_EVENTS):
             continue
-        if s3.get("bucket", {}).get("name") != originals_bucket:
-            log.warning("ignoring an event for bucket %s", s3.get("bucket", {}).get("name"))
+        bucket = s3.get("bucket", {}).get("name")
+        if bucket not in originals.buckets:
+            log.warning("ignoring an event for bucket %s", bucket)
             continue
-        found.append((record, unquote_plus(s3["object"]["key"])))  # S3 form-encodes keys
+        key = unquote_plus(s3["object"]["key"])  # S3 form-encodes keys
+        if not originals.holds(bucket, key):
+            log.warning("ignoring an event for %s in %s, not its originals bucket", key, bucket)
+            continue
+        found.append((record, key))
     return found
 
 

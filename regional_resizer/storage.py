@@ -1,7 +1,9 @@
 """S3 for the regional functions: the one way imgedge makes an S3 client, says which of
 S3's answers mean "no such object", reads originals, and writes and deletes derivatives.
 
-There is deliberately no method that writes to the originals bucket. S3's errors are
+There is deliberately no method that writes to an originals bucket. An original is read
+from the bucket its key maps to (``shared.originals``: ``originals_buckets``, else the
+default originals bucket), watermark overlays and the fallback image alike. S3's errors are
 translated here, once: a missing original is SourceNotFound, anything else UpstreamError.
 
 The deployed functions talk to S3 through imgedge's own client (``regional_resizer.s3``,
@@ -27,7 +29,9 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from regional_resizer import s3, tracing
+from shared.config import load_config
 from shared.errors import SourceNotFound, SourceTooLarge, UpstreamError
+from shared.originals import OriginalsBuckets
 
 if TYPE_CHECKING:
     from botocore.exceptions import ClientError
@@ -149,27 +153,39 @@ class Original:
 
 class Storage:
     """Originals read, derivatives written, listed and deleted. ``client``: an
-    ``s3.S3Client``, or a boto3 S3 client (``s3_client``)."""
+    ``s3.S3Client``, or a boto3 S3 client (``s3_client``). ``originals``: the originals
+    buckets, or the one bucket that holds every original."""
 
-    def __init__(self, client: Any, originals_bucket: str, derivatives_bucket: str) -> None:
+    def __init__(
+        self, client: Any, originals: str | OriginalsBuckets, derivatives_bucket: str
+    ) -> None:
         self._s3: s3.S3Client | _Boto3 = (
             client if isinstance(client, s3.S3Client | _Boto3) else _Boto3(client)
         )
-        self.originals_bucket = originals_bucket
+        self.originals = (
+            originals if isinstance(originals, OriginalsBuckets) else (OriginalsBuckets(originals))
+        )
         self.derivatives_bucket = derivatives_bucket
+
+    @property
+    def originals_bucket(self) -> str:
+        """The default originals bucket: where a key that matches no prefix is."""
+        return self.originals.default
 
     @classmethod
     def from_environment(cls) -> Storage:
-        """A function's storage: the buckets ORIGINALS_BUCKET and DERIVATIVES_BUCKET name,
-        through imgedge's S3 client, each call recorded in the request's trace."""
+        """A function's storage: the buckets ORIGINALS_BUCKET (with the configuration's
+        ``originals_buckets``) and DERIVATIVES_BUCKET name, through imgedge's S3 client,
+        each call recorded in the request's trace."""
         client = s3.S3Client.from_environment(observer=tracing.record_s3_call)
-        return cls(client, os.environ["ORIGINALS_BUCKET"], os.environ["DERIVATIVES_BUCKET"])
+        originals = load_config().originals(os.environ["ORIGINALS_BUCKET"])
+        return cls(client, originals, os.environ["DERIVATIVES_BUCKET"])
 
     def get_original(self, key: str, max_bytes: int) -> Original:
         """The original's bytes and metadata, refused unread if S3 says it is larger than
         ``max_bytes``."""
         try:
-            response = self._s3.get_object(self.originals_bucket, key, max_bytes=max_bytes)
+            response = self._s3.get_object(self.originals.bucket_of(key), key, max_bytes=max_bytes)
         except s3.TooLarge:
             raise SourceTooLarge(f"more than {max_bytes} bytes") from None
         except s3.S3Error as error:
@@ -211,7 +227,7 @@ class Storage:
     def original_version(self, key: str) -> Version | None:
         """The original's current version (HeadObject); None once it is gone."""
         try:
-            response = self._s3.head_object(self.originals_bucket, key)
+            response = self._s3.head_object(self.originals.bucket_of(key), key)
         except s3.S3Error as error:
             if is_missing(error):
                 return None

@@ -19,6 +19,7 @@ from types import MappingProxyType
 from typing import Any
 
 from shared import formats, transforms
+from shared.originals import OriginalsBuckets
 
 OUTPUT_FORMATS = formats.OUTPUT_FORMATS
 """Every format the resizer can encode (``shared.formats``); a configuration may enable a
@@ -138,6 +139,11 @@ class Config:
     fallback_image: str = ""
     fallback_status: int = 404
 
+    # Key prefix -> the originals bucket that holds the keys under it ("products/" =
+    # "acme-products"); the prefix stays part of the object key, the longest prefix wins,
+    # and a key under none is in the deployment's originals bucket (shared/originals.py).
+    originals_buckets: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
     # Cache-Control max-age of stored derivatives and of error responses.
     derivative_max_age: int = 365 * 24 * 3600
     error_max_age: int = 60
@@ -169,6 +175,10 @@ class Config:
     def max_size(self) -> int:
         return self.sizes[-1]
 
+    def originals(self, default_bucket: str) -> OriginalsBuckets:
+        """Where each original is: ``originals_buckets``, else ``default_bucket``."""
+        return OriginalsBuckets(default_bucket, self.originals_buckets)
+
     def quality_for(self, fmt: str) -> int | None:
         """The default quality of a lossy format; None for formats without one (png)."""
         return self.default_quality[fmt] if fmt in formats.LOSSY_FORMATS else None
@@ -183,7 +193,9 @@ class Config:
         for key, value in data.items():
             if key == "default_quality" and isinstance(value, Mapping):
                 values[key] = MappingProxyType({**_frozen_qualities(), **value})
-            elif key in ("presets", "signing_keys") and isinstance(value, Mapping):
+            elif key in ("presets", "signing_keys", "originals_buckets") and isinstance(
+                value, Mapping
+            ):
                 values[key] = MappingProxyType(dict(value))
             elif key == "watermarks" and isinstance(value, Mapping):
                 values[key] = MappingProxyType(_watermarks(value))
@@ -277,6 +289,7 @@ def _problems(config: Config) -> list[str]:
     if config.fallback_status not in FALLBACK_STATUSES:
         problems.append(f"fallback_status: must be one of {list(FALLBACK_STATUSES)}")
     _transform_problems(config, problems)
+    _originals_buckets_problems(config.originals_buckets, problems)
 
     if config.resampling not in RESAMPLING:
         problems.append(f"resampling: must be one of {list(RESAMPLING)}")
@@ -321,6 +334,27 @@ def _transform_problems(config: Config, problems: list[str]) -> None:
             )
         else:
             problems.extend(mark.problems(name))
+
+
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+"""S3's general purpose bucket names: 3-63 lower-case letters, digits, dots and hyphens."""
+
+
+def _originals_buckets_problems(buckets: Mapping[str, str], problems: list[str]) -> None:
+    """Each prefix non-empty, ending with "/", not starting with one; each bucket a bucket
+    name. A prefix may extend another (the longest wins); a TOML table cannot name a key
+    twice, so there are no duplicates to refuse."""
+    if not isinstance(buckets, Mapping):
+        problems.append('originals_buckets: must be a table of "prefix/" = "bucket"')
+        return
+    for prefix, bucket in buckets.items():
+        if not isinstance(prefix, str) or not prefix.endswith("/") or prefix.startswith("/"):
+            problems.append(
+                f"originals_buckets: prefix {prefix!r} must end with '/' and not start with"
+                " one, such as 'products/'"
+            )
+        if not isinstance(bucket, str) or not BUCKET_NAME.fullmatch(bucket):
+            problems.append(f"originals_buckets.{prefix}: {bucket!r} must be an S3 bucket name")
 
 
 def load_config(path: str | Path | None = None) -> Config:

@@ -1,6 +1,8 @@
 """S3 event notifications for the local stack, delivered to a function (the purge).
 
-- ``QueueEventSource`` (the embedded S3): the originals bucket notifies an SQS queue, both
+Both watch every originals bucket (the default one and those ``originals_buckets`` names).
+
+- ``QueueEventSource`` (the embedded S3): each originals bucket notifies an SQS queue, both
   inside the embedded server (moto emits S3's own event documents, and a queue is the
   destination it delivers to), and a thread long-polls the queue and delivers each message.
   On AWS, S3 invokes the purge function directly and asynchronously; the stack delivers
@@ -17,7 +19,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 from urllib.parse import quote_plus
@@ -78,67 +80,76 @@ def changes(bucket: str, before: Listing, after: Listing) -> list[Any]:
     return records
 
 
+def _buckets(buckets: str | Sequence[str]) -> tuple[str, ...]:
+    return (buckets,) if isinstance(buckets, str) else tuple(buckets)
+
+
 class BucketWatcher(BackgroundLoop):
-    """Polls ``bucket`` and delivers one notification per change until ``stop()``."""
+    """Polls ``buckets`` and delivers one notification per change until ``stop()``."""
 
     thread_name = "s3-events"
     pause_s = POLL_INTERVAL_S
 
-    def __init__(self, s3: Any, bucket: str, deliver: Deliver) -> None:
+    def __init__(self, s3: Any, buckets: str | Sequence[str], deliver: Deliver) -> None:
         super().__init__()
-        self.s3, self.bucket, self.deliver = s3, bucket, deliver
-        self._listing: Listing = {}
+        self.s3, self.buckets, self.deliver = s3, _buckets(buckets), deliver
+        self._listings: dict[str, Listing] = {}
 
     def start(self) -> Self:
-        self._listing = self.list()  # what exists at start is not news
+        # What exists at start is not news.
+        self._listings = {bucket: self.list(bucket) for bucket in self.buckets}
         return super().start()
 
-    def list(self) -> Listing:
+    def list(self, bucket: str) -> Listing:
         listing: Listing = {}
-        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for item in page.get("Contents", []):
                 listing[item["Key"]] = (item["ETag"], int(item["Size"]))
         return listing
 
     def poll(self) -> int:
         """One round: deliver what changed since the last; how many records."""
-        current = self.list()
-        records = changes(self.bucket, self._listing, current)
-        self._listing = current
-        for record in records:  # S3 sends one record per notification
-            self.deliver({"Records": [record]})
-        return len(records)
+        delivered = 0
+        for bucket in self.buckets:
+            current = self.list(bucket)
+            records = changes(bucket, self._listings.get(bucket, {}), current)
+            self._listings[bucket] = current
+            for record in records:  # S3 sends one record per notification
+                self.deliver({"Records": [record]})
+            delivered += len(records)
+        return delivered
 
     def step(self) -> None:
         self.poll()
 
 
 class QueueEventSource(BackgroundLoop):
-    """Wires ``bucket`` -> an SQS queue on the same endpoint, then delivers every event
-    message to ``deliver`` until ``stop()``. A message is deleted once delivered."""
+    """Wires each of ``buckets`` -> one SQS queue on the same endpoint, then delivers every
+    event message to ``deliver`` until ``stop()``. A message is deleted once delivered."""
 
     thread_name = "s3-events"
 
-    def __init__(self, s3: Any, sqs: Any, bucket: str, deliver: Deliver) -> None:
+    def __init__(self, s3: Any, sqs: Any, buckets: str | Sequence[str], deliver: Deliver) -> None:
         super().__init__()
-        self.s3, self.sqs, self.bucket, self.deliver = s3, sqs, bucket, deliver
+        self.s3, self.sqs, self.buckets, self.deliver = s3, sqs, _buckets(buckets), deliver
         self.queue_url = ""
 
     def start(self) -> Self:
         self.queue_url = self.sqs.create_queue(QueueName=QUEUE_NAME)["QueueUrl"]
         arn = self.sqs.get_queue_attributes(QueueUrl=self.queue_url, AttributeNames=["QueueArn"])
-        self.s3.put_bucket_notification_configuration(
-            Bucket=self.bucket,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {
-                        "Id": CONFIGURATION_ID,
-                        "QueueArn": arn["Attributes"]["QueueArn"],
-                        "Events": PURGE_EVENTS,
-                    }
-                ]
-            },
-        )
+        for bucket in self.buckets:
+            self.s3.put_bucket_notification_configuration(
+                Bucket=bucket,
+                NotificationConfiguration={
+                    "QueueConfigurations": [
+                        {
+                            "Id": CONFIGURATION_ID,
+                            "QueueArn": arn["Attributes"]["QueueArn"],
+                            "Events": PURGE_EVENTS,
+                        }
+                    ]
+                },
+            )
         return super().start()
 
     def step(self) -> None:

@@ -9,7 +9,7 @@
                                                                           -> WorkerPool
                                                                              (regional resizer)
     S3: EmbeddedS3 (moto, its own process, HOST:S3PORT) or any endpoint given
-    originals bucket events -> SQS (embedded S3) or BucketWatcher (other S3) -> WorkerPool
+    originals buckets' events -> SQS (embedded S3) or BucketWatcher (other S3) -> WorkerPool
                                 (purge)
                                 -> CloudFrontApiServer (CreateInvalidation on the cache)
     X-Ray: XRayDaemon (UDP on loopback, records under the data dir) or any daemon given
@@ -202,7 +202,8 @@ class LocalStack:
             self.s3_server = EmbeddedS3(opts.host, opts.s3_port, log=opts.data_dir / "s3.log")
             self.s3_server.start()
         s3 = s3_client(self.s3_endpoint)
-        for bucket in (opts.originals_bucket, opts.derivatives_bucket):
+        originals = config.originals(opts.originals_bucket)  # and originals_buckets'
+        for bucket in (*originals.buckets, opts.derivatives_bucket):
             ensure_bucket(s3, bucket)
 
         if opts.xray_daemon is None:
@@ -246,7 +247,7 @@ class LocalStack:
         from infra.inventory import Inventory
         from infra.local.gallery import Gallery
 
-        inventory = Inventory(s3, opts.originals_bucket, opts.derivatives_bucket)
+        inventory = Inventory(s3, originals, opts.derivatives_bucket)
         self.cloudfront = CloudFrontServer(
             distribution,
             self.edge_pool.invoke,
@@ -291,9 +292,9 @@ class LocalStack:
                 self._print(url)
         if self.s3_server is not None:  # moto: S3 -> SQS notifications, as on AWS
             sqs = s3_client(self.s3_endpoint, "sqs")
-            self.watcher = QueueEventSource(s3, sqs, opts.originals_bucket, deliver).start()
+            self.watcher = QueueEventSource(s3, sqs, originals.buckets, deliver).start()
         else:
-            self.watcher = BucketWatcher(s3, opts.originals_bucket, deliver).start()
+            self.watcher = BucketWatcher(s3, originals.buckets, deliver).start()
         # Where `imgedge env`, `ls`, `precompute` and `traces` find this stack.
         state = StackState(
             pid=os.getpid(),

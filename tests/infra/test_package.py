@@ -84,6 +84,7 @@ def test_baked_toml_round_trips_every_kind_of_value() -> None:
         blur_sigmas=(0.25, 3.0),
         background_colours=("ff0000",),
         watermarks={"logo": Watermark(key='brand/logo "v2".png', gravity="nw", opacity=0.5)},
+        originals_buckets={"products/": "acme-products", 'a "b"/': "acme-ab"},
     )
     assert Config.from_mapping(tomllib.loads(baked_config(config).decode())) == config
 
