@@ -70,7 +70,7 @@ class WorkerSettings:
     configuration is read there)."""
 
     s3_endpoint: str | None
-    originals_bucket: str
+    originals_bucket: str  # the default one; the configuration's originals_buckets too
     derivatives_bucket: str
     config_path: str | None  # None: $IMGEDGE_CONFIG, the baked file or the defaults
 
@@ -80,10 +80,13 @@ _worker: tuple[Config, Storage] | None = None
 
 def _init_worker(settings: WorkerSettings) -> None:
     global _worker  # noqa: PLW0603
+    config = load_config(settings.config_path)
     storage = Storage(
-        s3_client(settings.s3_endpoint), settings.originals_bucket, settings.derivatives_bucket
+        s3_client(settings.s3_endpoint),
+        config.originals(settings.originals_bucket),
+        settings.derivatives_bucket,
     )
-    _worker = (load_config(settings.config_path), storage)
+    _worker = (config, storage)
 
 
 def _render_locally(request: ImageRequest) -> tuple[str, int, str]:
@@ -250,7 +253,7 @@ def render(
         import boto3
 
         executor = ThreadPoolExecutor(workers, thread_name_prefix="precompute")
-        storage = Storage(
+        storage = Storage(  # for the derivatives bucket only: the function reads originals
             s3_client(settings.s3_endpoint), settings.originals_bucket, settings.derivatives_bucket
         )
         make_one = _render_on_aws(storage, boto3.client("lambda"), function)

@@ -20,8 +20,12 @@ each, the time left must cover one more render and a margin; when it does not, t
 raises ``BatchUnfinished`` and the state machine runs it again, which skips what is now
 stored.
 
-Input:  {"Items": [{"key": "photos/cat.jpg"}, ...], "BatchInput": {"presets": ["thumb"]}}
-        (no presets, or an empty list: every configured preset)
+Input:  {"Items": [{"key": "photos/cat.jpg"}, ...],
+         "BatchInput": {"presets": ["thumb"], "bucket": "acme-products", "prefix": "p/"}}
+        (no presets, or an empty list: every configured preset). The items were listed
+        from ``bucket`` (default: the default originals bucket): only those that are
+        originals there (``shared.originals``) and under ``prefix`` (default: all) are
+        rendered; the others are not counted.
 Output: {"made": 3, "skipped": 1, "failed": 1,
          "failures": [{"status": 415, "key": "256x256/webp/notes.txt", "preset": "thumb",
                        "message": "unsupported image format"}]}
@@ -196,8 +200,16 @@ def render_timeout_s() -> int:
 
 
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    sources = [str(item["key"]) for item in event.get("Items", [])]
-    names = (event.get("BatchInput") or {}).get("presets") or None
+    batch_input = event.get("BatchInput") or {}
+    names = batch_input.get("presets") or None
+    originals = storage().originals
+    bucket = str(batch_input.get("bucket") or originals.default)
+    prefix = str(batch_input.get("prefix") or "")
+    sources = [
+        key
+        for key in (str(item["key"]) for item in event.get("Items", []))
+        if key.startswith(prefix) and originals.holds(bucket, key)
+    ]
     settings = config()
     jobs = plan(sources, chosen_presets(settings, names), settings)  # unknown preset: raises
     render_s = render_timeout_s()

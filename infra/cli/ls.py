@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from infra.cli.command import CommandError
@@ -42,6 +44,13 @@ def register(commands: Commands) -> None:
     ls.add_argument("key", nargs="?", metavar="ORIGINAL_KEY", help="an original's key")
     add_bucket_arguments(ls)
     ls.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ls.add_argument(
+        "--config",
+        type=Path,
+        metavar="FILE",
+        help="an imgedge configuration file, for its originals_buckets "
+        "(default: the local stack's, else $IMGEDGE_CONFIG)",
+    )
     add_data_dir(ls)
     defer_bucket_defaults(ls)
     ls.epilog = LOCAL_STACK_EPILOG
@@ -50,10 +59,20 @@ def register(commands: Commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from infra.inventory import Inventory, s3_client
+    from shared.config import CONFIG_ENV, ConfigError, load_config
 
-    use_local_s3(args, "ls")
+    stack = use_local_s3(args, "ls")
+    # The originals buckets of the stack's own configuration, unless another one is named.
+    if stack is not None and stack.config and not (args.config or os.environ.get(CONFIG_ENV)):
+        args.config = Path(stack.config)
+    try:
+        config = load_config(args.config)
+    except (OSError, ConfigError) as error:
+        raise CommandError(str(error)) from error
     inventory = Inventory(
-        s3_client(args.s3_endpoint), args.originals_bucket, args.derivatives_bucket
+        s3_client(args.s3_endpoint),
+        config.originals(args.originals_bucket),
+        args.derivatives_bucket,
     )
     if args.key is None:
         list_originals(inventory, as_json=args.json)
@@ -79,7 +98,7 @@ def list_derivatives(inventory: Inventory, key: str, *, as_json: bool) -> None:
     original = inventory.original(key)
     derivatives = inventory.derivatives(key)
     if original is None:
-        missing = f"no original {key!r} in {inventory.originals_bucket}"
+        missing = f"no original {key!r} in {inventory.originals_buckets.bucket_of(key)}"
         if not derivatives:
             raise CommandError(missing)
         print(f"imgedge ls: {missing}", file=sys.stderr)

@@ -99,7 +99,9 @@ def render(args: argparse.Namespace) -> int:
     except (OSError, ConfigError, ValueError) as error:
         raise CommandError(str(error), EXIT_USAGE) from error
     inventory = Inventory(
-        s3_client(args.s3_endpoint), args.originals_bucket, args.derivatives_bucket
+        s3_client(args.s3_endpoint),
+        config.originals(args.originals_bucket),  # and originals_buckets'
+        args.derivatives_bucket,
     )
     try:
         sources = [original.key for original in inventory.originals(args.prefix)]

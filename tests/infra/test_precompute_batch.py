@@ -17,6 +17,7 @@ from regional_resizer.precompute import FAILURES_LISTED, MARGIN_MS, BatchUnfinis
 from shared.config import Config
 from shared.contract import ImageRequest
 from shared.errors import UnsupportedImage
+from shared.originals import OriginalsBuckets
 
 
 @dataclass
@@ -39,6 +40,9 @@ class Resizer:
     budgets: list[float] = field(default_factory=list)
     storages: list[Any] = field(default_factory=list)
     clock: Clock | None = None
+    originals: OriginalsBuckets = field(
+        default_factory=lambda: OriginalsBuckets("originals", {"products/": "acme-products"})
+    )
 
     def has_derivative(self, key: str) -> bool:
         return key in self.stored
@@ -92,6 +96,28 @@ def test_makes_every_preset_of_every_original_as_the_resizer_would(resizer: Resi
     # Each render is given the resizer's own time, less the resizer's margin.
     budget = 20 - DEADLINE_MARGIN_S
     assert all(budget - 1 < seconds <= budget for seconds in resizer.budgets), resizer.budgets
+
+
+def test_a_batch_keeps_the_originals_of_its_bucket_under_the_prefix(resizer: Resizer) -> None:
+    """A mapped bucket's listing may hold objects that are not originals there (their keys
+    map elsewhere) and, listed under the mapped prefix, keys outside the run's prefix."""
+    event = batch("products/a.jpg", "products/b/c.jpg", "photos/d.jpg", "products/x.jpg",
+                  presets=["thumb"])  # fmt: skip
+    event["BatchInput"] |= {"bucket": "acme-products", "prefix": "products/"}
+    event["Items"].pop()
+    assert handler(event, Clock(900_000))["made"] == 2
+    assert {r.source for r in resizer.requests} == {"products/a.jpg", "products/b/c.jpg"}
+
+    resizer.requests.clear()
+    resizer.stored.clear()
+    event["BatchInput"]["prefix"] = "products/b/"
+    handler(event, Clock(900_000))
+    assert {r.source for r in resizer.requests} == {"products/b/c.jpg"}
+
+    resizer.requests.clear()  # no bucket: the default one, where products/ is not
+    resizer.stored.clear()
+    handler(batch("products/a.jpg", "photos/d.jpg", presets=["thumb"]), Clock(900_000))
+    assert {r.source for r in resizer.requests} == {"photos/d.jpg"}
 
 
 def test_presets_can_be_chosen_and_must_exist(resizer: Resizer) -> None:
