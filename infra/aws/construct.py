@@ -131,10 +131,23 @@ class ImgedgeBehavior(Construct):
             self._check_target(distribution, path_pattern)
         self._resizer_zip = resizer_zip
         self.spec = describe(config, settings.edge_trigger)
+        own = {settings.originals_bucket_name, settings.derivatives_bucket_name} - {""}
+        for prefix, bucket in config.originals_buckets.items():
+            if bucket in own:
+                raise DeploymentError(
+                    f"originals_buckets: {prefix!r} maps to {bucket!r}, a bucket imgedge "
+                    "makes itself; map prefixes to existing buckets of your own"
+                )
         self.storage = Storage(
-            self, "Storage", settings=settings, originals=originals, derivatives=derivatives
+            self,
+            "Storage",
+            settings=settings,
+            originals=originals,
+            derivatives=derivatives,
+            originals_buckets=config.originals_buckets,
         )
         self.originals, self.derivatives = self.storage.originals, self.storage.derivatives
+        self.mapped = self.storage.mapped  # key prefix -> its originals bucket
         self.resizer = Resizer(
             self,
             "Resizer",
@@ -142,6 +155,7 @@ class ImgedgeBehavior(Construct):
             code=resizer_zip,
             originals=self.originals,
             derivatives=self.derivatives,
+            mapped=self.mapped,
         )
         self.precompute = Precompute(
             self,
@@ -150,6 +164,7 @@ class ImgedgeBehavior(Construct):
             code=resizer_zip,
             originals=self.originals,
             derivatives=self.derivatives,
+            mapped=self.mapped,
         )
         self.edge = EdgeRouter(
             self, "EdgeRouter", settings=settings, code=edge_zip, trigger=self.spec.edge
@@ -207,6 +222,7 @@ class ImgedgeBehavior(Construct):
             code=self._resizer_zip,
             originals=self.originals,
             derivatives=self.derivatives,
+            mapped=self.mapped,
             distribution=distribution,
             edge_trigger=self.settings.edge_trigger,
         )

@@ -33,6 +33,7 @@ originals), ``lambda:InvokeFunction`` on the batch function, and, for its child 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack, Token
@@ -48,6 +49,7 @@ from infra.aws.checks import acknowledge
 from infra.aws.resizer import (
     ARCHITECTURES,
     acknowledge_every_key,
+    acknowledge_mapped_originals,
     acknowledge_pinned_runtime,
     acknowledge_xray,
     function_log_group,
@@ -70,6 +72,20 @@ THROTTLE_ATTEMPTS = 8
 PREFIX = "{% $exists($states.input.prefix) ? $states.input.prefix : '' %}"
 PRESETS = "{% $exists($states.input.presets) ? $states.input.presets : [] %}"
 ITEM_KEY = "{% $states.context.Map.Item.Value.Key %}"
+
+
+def mapped_prefix_expression(mapped: str) -> str:
+    """The listing prefix of a mapped prefix's bucket (JSONata): the input's prefix where
+    it extends the mapped one, else the mapped one (the batches drop what is not under the
+    input's prefix)."""
+    literal = json.dumps(mapped)
+    return (
+        f"{{% ($exists($states.input.prefix) and "
+        f"$substring($states.input.prefix, 0, {len(mapped)}) = {literal}) "
+        f"? $states.input.prefix : {literal} %}}"
+    )
+
+
 # ResultWriterV2 (with a prefix, and policies of its own) is behind this feature flag.
 RESULT_WRITER_V2 = "@aws-cdk/aws-stepfunctions:useDistributedMapResultWriterV2"
 
@@ -108,9 +124,11 @@ class Precompute(Construct):
         code: Path,
         originals: s3.IBucket,
         derivatives: s3.IBucket,
+        mapped: Mapping[str, s3.IBucket] | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.node.set_context(RESULT_WRITER_V2, True)
+        self.mapped = dict(mapped or {})
         self._batch_function(settings, code, originals, derivatives)
         self._state_machine(settings, originals, derivatives)
         self._acknowledge(originals, derivatives)
@@ -126,7 +144,7 @@ class Precompute(Construct):
             "imgedge precompute batch: the resizer's access, and skip what is stored",
             [
                 logs_statement(self.log_group),
-                *render_statements(originals, derivatives),
+                *render_statements(originals, derivatives, self.mapped),
                 iam.PolicyStatement(
                     sid="SkipStored",  # HeadObject; without ListBucket a missing key is a 403
                     actions=["s3:GetObject"],
@@ -157,9 +175,58 @@ class Precompute(Construct):
     def _state_machine(
         self, settings: DeploySettings, originals: s3.IBucket, derivatives: s3.IBucket
     ) -> None:
+        # One distributed map per originals bucket listing: the default bucket under the
+        # input's prefix, and each mapped prefix's bucket (originals_buckets) under the
+        # longer of the two prefixes, its batches told the bucket and prefix to keep.
+        maps = [self._map(settings, "", originals, derivatives)]
+        maps += [
+            self._map(settings, prefix, bucket, derivatives, n)
+            for n, (prefix, bucket) in enumerate(self.mapped.items(), start=1)
+        ]
+        definition: sfn.IChainable = maps[0]
+        if len(maps) > 1:
+            parallel = sfn.Parallel.jsonata(self, "Originals buckets")
+            for originals_map in maps:
+                parallel.branch(originals_map)
+            definition = parallel
+        self.state_machine_logs = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            # Step Functions' log delivery needs no resource policy entry under this prefix.
+            log_group_name=f"/aws/vendedlogs/states/{settings.stack_name}-precompute",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        cfn_log_group = self.state_machine_logs.node.default_child
+        assert isinstance(cfn_log_group, logs.CfnLogGroup)
+        cfn_log_group.retention_in_days = settings.log_retention_days
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment="imgedge precompute: render the presets of every original under a prefix",
+            definition_body=sfn.DefinitionBody.from_chainable(definition),
+            query_language=sfn.QueryLanguage.JSONATA,
+            tracing_enabled=True,
+            logs=sfn.LogOptions(
+                destination=self.state_machine_logs,
+                level=sfn.LogLevel.ALL,
+                include_execution_data=True,
+            ),
+        )
+
+    def _map(
+        self,
+        settings: DeploySettings,
+        mapped_prefix: str,
+        bucket: s3.IBucket,
+        derivatives: s3.IBucket,
+        n: int = 0,
+    ) -> sfn.DistributedMap:
+        """The map over one listing: the default bucket's (``n`` 0), or the ``n``th mapped
+        prefix's bucket."""
+        suffix = f" {n}" if n else ""
         batch = tasks.LambdaInvoke.jsonata(
             self,
-            "Render batch",
+            f"Render batch{suffix}",
             lambda_function=self.function,
             outputs="{% $states.result.Payload %}",
         )
@@ -176,45 +243,28 @@ class Precompute(Construct):
             max_attempts=BATCH_ATTEMPTS,
             backoff_rate=1,
         )
+        batch_input: dict[str, str] = {"presets": PRESETS}
+        prefix = PREFIX
+        if mapped_prefix:
+            batch_input |= {"bucket": bucket.bucket_name, "prefix": PREFIX}
+            prefix = mapped_prefix_expression(mapped_prefix)
         originals_map = sfn.DistributedMap.jsonata(
             self,
-            "Originals",
-            item_reader=sfn.S3ObjectsItemReader(bucket=originals, prefix=PREFIX),
+            f"Originals{suffix}",
+            item_reader=sfn.S3ObjectsItemReader(bucket=bucket, prefix=prefix),
             item_selector={"key": ITEM_KEY},
             item_batcher=sfn.ItemBatcher(
                 max_items_per_batch=settings.precompute_items_per_batch,
-                batch_input={"presets": PRESETS},
+                batch_input=batch_input,
             ),
             max_concurrency=settings.precompute_max_concurrency,
             tolerated_failure_percentage=settings.precompute_tolerated_failure_percentage,
-            label=LABEL,
+            label=f"{LABEL}{n or ''}",
             map_execution_type=sfn.StateMachineType.STANDARD,  # a batch may take 15 minutes
             result_writer_v2=PrefixResultWriter(bucket=derivatives, prefix=RESULTS_PREFIX),
         )
         originals_map.item_processor(batch)
-        self.state_machine_logs = logs.LogGroup(
-            self,
-            "StateMachineLogs",
-            # Step Functions' log delivery needs no resource policy entry under this prefix.
-            log_group_name=f"/aws/vendedlogs/states/{settings.stack_name}-precompute",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        cfn_log_group = self.state_machine_logs.node.default_child
-        assert isinstance(cfn_log_group, logs.CfnLogGroup)
-        cfn_log_group.retention_in_days = settings.log_retention_days
-        self.state_machine = sfn.StateMachine(
-            self,
-            "StateMachine",
-            comment="imgedge precompute: render the presets of every original under a prefix",
-            definition_body=sfn.DefinitionBody.from_chainable(originals_map),
-            query_language=sfn.QueryLanguage.JSONATA,
-            tracing_enabled=True,
-            logs=sfn.LogOptions(
-                destination=self.state_machine_logs,
-                level=sfn.LogLevel.ALL,
-                include_execution_data=True,
-            ),
-        )
+        return originals_map
 
     def _acknowledge(self, originals: s3.IBucket, derivatives: s3.IBucket) -> None:
         for bucket, reason in (
@@ -231,6 +281,12 @@ class Precompute(Construct):
             ),
         ):
             acknowledge_every_key(self.role, bucket, reason)
+        acknowledge_mapped_originals(
+            self.role,
+            self.mapped,
+            "Every key under a mapped prefix may be listed in a batch; the batch function "
+            "only reads them, as the resizer does.",
+        )
         acknowledge_xray(self.role)
         acknowledge_pinned_runtime(self.function)
         acknowledge(
@@ -270,16 +326,21 @@ class Precompute(Construct):
             separators=(",", ":"),
         )
         executions = f"arn:<AWS::Partition>:states:{region}:<AWS::AccountId>:execution:{name}"
+        labels = [LABEL, *(f"{LABEL}{n}" for n in range(1, len(self.mapped) + 1))]
         for suffix, reason in (
             (
                 ":*",
                 "A distributed map runs its child workflows as executions of its own state "
                 "machine; it must describe and stop them, whose ids it cannot know in advance.",
             ),
-            (
-                f"/{LABEL}:*",
-                "Redriving a map run restarts its failed child workflows, executions of this "
-                "state machine under the map run's label, whose ids are not known in advance.",
+            *(
+                (
+                    f"/{label}:*",
+                    "Redriving a map run restarts its failed child workflows, executions of "
+                    "this state machine under the map run's label, whose ids are not known "
+                    "in advance.",
+                )
+                for label in labels
             ),
         ):
             acknowledge(

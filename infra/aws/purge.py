@@ -1,6 +1,10 @@
 """Purge on change: ``regional_resizer/purge.py`` as a Lambda function that the originals
 bucket notifies (``s3:ObjectCreated:*`` and ``s3:ObjectRemoved:*``), deployed from the
-resizer's zip.
+resizer's zip. Each bucket ``originals_buckets`` maps a prefix to (an existing bucket,
+imported by name) notifies it too, for keys under its prefix: CDK's
+``Custom::S3BucketNotifications`` handler adds these to the bucket's notification
+configuration and keeps the ones it did not make (docs/deploying.md, "Several originals
+buckets").
 
 S3 invokes it asynchronously: Lambda retries a failed event twice, then sends it to a
 dead-letter queue (SQS, kept 14 days), whose messages are the S3 events themselves, so a
@@ -17,6 +21,7 @@ function can name the distribution (``DISTRIBUTION_ID``) without a cycle.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import Duration, Stack
@@ -64,6 +69,7 @@ class Purge(Construct):
         derivatives: s3.IBucket,
         distribution: cloudfront.IDistribution,
         edge_trigger: str,
+        mapped: Mapping[str, s3.IBucket] | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.log_group = function_log_group(self, "Logs", settings)
@@ -120,8 +126,14 @@ class Purge(Construct):
                 "EDGE_TRIGGER": edge_trigger,  # what the cache keys on: see purge.py
             },
         )
+        destination = s3n.LambdaDestination(self.function)
         for event in PURGING_EVENTS:
-            originals.add_event_notification(event, s3n.LambdaDestination(self.function))
+            originals.add_event_notification(event, destination)
+        for bucket, prefixes in notified_prefixes(mapped or {}):
+            for prefix in prefixes:
+                for event in PURGING_EVENTS:
+                    filter_ = s3.NotificationKeyFilter(prefix=prefix)
+                    bucket.add_event_notification(event, destination, filter_)
         self._acknowledge(derivatives)
 
     def _acknowledge(self, derivatives: s3.IBucket) -> None:
@@ -144,6 +156,22 @@ class Purge(Construct):
         _acknowledge_notifications_handler(handler)
 
 
+def notified_prefixes(
+    mapped: Mapping[str, s3.IBucket],
+) -> list[tuple[s3.IBucket, list[str]]]:
+    """Each mapped bucket with the prefixes its notifications filter on: its own mapped
+    prefixes, less those another of them already covers (S3 refuses two notifications of
+    one event type whose prefixes overlap)."""
+    by_bucket: dict[str, tuple[s3.IBucket, list[str]]] = {}
+    for prefix, bucket in mapped.items():
+        by_bucket.setdefault(bucket.node.id, (bucket, []))[1].append(prefix)
+    return [
+        (bucket, sorted(p for p in prefixes
+                        if not any(p != q and p.startswith(q) for q in prefixes)))
+        for bucket, prefixes in by_bucket.values()
+    ]  # fmt: skip
+
+
 def _acknowledge_notifications_handler(handler: IConstruct) -> None:
     """CDK's handler of the ``Custom::S3BucketNotifications`` resource (a function with
     inline code and a role of CDK's making), which CloudFormation runs on deploy only."""
@@ -151,7 +179,7 @@ def _acknowledge_notifications_handler(handler: IConstruct) -> None:
         handler,
         "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
         "AWSLambdaBasicExecutionRole]",
-        "CDK's handler that writes the originals bucket's notification configuration "
+        "CDK's handler that writes the originals buckets' notification configurations "
         "(Custom::S3BucketNotifications, run by CloudFormation on deploy) comes with the "
         "basic execution role, which lets it write its own logs and nothing else.",
     )

@@ -9,7 +9,8 @@ exactly what the resizer's core (``regional_resizer/derivative.py``) calls throu
 ``regional_resizer/storage.py`` and nothing else:
 - originals: ``s3:GetObject`` on the objects, and ``s3:ListBucket`` on the bucket, without
   which S3 answers a missing key with 403 instead of 404 (a 502 instead of a 404 for the
-  viewer). No write, no delete: no imgedge function can change an original.
+  viewer). No write, no delete: no imgedge function can change an original. The same on
+  each bucket ``originals_buckets`` maps a prefix to, its objects under that prefix only.
 - derivatives: ``s3:PutObject`` (written once, ``If-None-Match: *``, after its index
   marker) and ``s3:DeleteObject`` (one just written is taken back if its original changed
   meanwhile); no read, no list.
@@ -22,7 +23,7 @@ acknowledgments of cdk-nag findings they all have.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from aws_cdk import Annotations, CfnElement, Duration, RemovalPolicy, Stack
@@ -71,19 +72,30 @@ def logs_statement(log_group: logs.ILogGroup) -> iam.PolicyStatement:
     )
 
 
-def render_statements(originals: s3.IBucket, derivatives: s3.IBucket) -> list[iam.PolicyStatement]:
+def render_statements(
+    originals: s3.IBucket,
+    derivatives: s3.IBucket,
+    mapped: Mapping[str, s3.IBucket] | None = None,
+) -> list[iam.PolicyStatement]:
     """What the resizer's core (``regional_resizer/derivative.py``) calls, for any function
-    that runs it."""
+    that runs it. ``mapped``: key prefix -> its originals bucket (``originals_buckets``),
+    whose objects under the prefix are read too."""
+    mapped = mapped or {}
     return [
         iam.PolicyStatement(
             sid="ReadOriginals",
             actions=["s3:GetObject"],
-            resources=[originals.arn_for_objects("*")],
+            resources=[
+                originals.arn_for_objects("*"),
+                *(bucket.arn_for_objects(f"{prefix}*") for prefix, bucket in mapped.items()),
+            ],
         ),
         iam.PolicyStatement(
             sid="MissingOriginalsAre404",
             actions=["s3:ListBucket"],
-            resources=[originals.bucket_arn],
+            resources=list(
+                dict.fromkeys([originals.bucket_arn, *(b.bucket_arn for b in mapped.values())])
+            ),
         ),
         iam.PolicyStatement(
             sid="WriteDerivatives",
@@ -111,6 +123,17 @@ def acknowledge_every_key(
     or under a prefix) for ``role``."""
     rule = f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{prefix}*]"
     acknowledge(role, rule, reason)
+
+
+def acknowledge_mapped_originals(
+    role: IConstruct, mapped: Mapping[str, s3.IBucket], reason: str
+) -> None:
+    """Accept cdk-nag's IAM5 finding on each mapped originals bucket's objects under its
+    prefix (an imported bucket's ARN is a literal)."""
+    for prefix, bucket in mapped.items():
+        name = Stack.of(role).resolve(bucket.bucket_name)
+        objects = f"arn:<AWS::Partition>:s3:::{name}/{prefix}*"
+        acknowledge(role, f"AwsSolutions-IAM5[Resource::{objects}]", reason)
 
 
 def acknowledge_xray(role: IConstruct) -> None:
@@ -149,6 +172,7 @@ class Resizer(Construct):
         code: Path,
         originals: s3.IBucket,
         derivatives: s3.IBucket,
+        mapped: Mapping[str, s3.IBucket] | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.log_group = function_log_group(self, "Logs", settings)
@@ -156,7 +180,7 @@ class Resizer(Construct):
             self,
             "Role",
             "imgedge regional resizer: read originals, write derivatives",
-            [logs_statement(self.log_group), *render_statements(originals, derivatives)],
+            [logs_statement(self.log_group), *render_statements(originals, derivatives, mapped)],
         )
         self.function = lambda_.Function(
             self,
@@ -199,9 +223,11 @@ class Resizer(Construct):
             auth_type=lambda_.FunctionUrlAuthType.AWS_IAM,
             invoke_mode=lambda_.InvokeMode.BUFFERED,
         )
-        self._acknowledge(originals, derivatives)
+        self._acknowledge(originals, derivatives, mapped or {})
 
-    def _acknowledge(self, originals: s3.IBucket, derivatives: s3.IBucket) -> None:
+    def _acknowledge(
+        self, originals: s3.IBucket, derivatives: s3.IBucket, mapped: Mapping[str, s3.IBucket]
+    ) -> None:
         for bucket, what in ((originals, "originals"), (derivatives, "derivatives")):
             acknowledge_every_key(
                 self.role,
@@ -209,6 +235,12 @@ class Resizer(Construct):
                 f"Every key of the {what} bucket is an image the resizer may need; "
                 "the actions are only those the resizer calls.",
             )
+        acknowledge_mapped_originals(
+            self.role,
+            mapped,
+            "Every key under a mapped prefix is an original the resizer may need; it only "
+            "reads them.",
+        )
         acknowledge_xray(self.role)
         acknowledge_pinned_runtime(self.function)
         acknowledge(

@@ -1,9 +1,11 @@
 """The two buckets: originals (yours; imgedge only ever reads them) and derivatives (imgedge's
-output, regenerated on demand, so it may expire)."""
+output, regenerated on demand, so it may expire); and the existing buckets the
+configuration's ``originals_buckets`` maps key prefixes to, imported by name (imgedge
+neither makes nor changes them, but for the purge's event notifications)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_s3 as s3
@@ -53,11 +55,19 @@ class Storage(Construct):
         settings: DeploySettings,
         originals: s3.IBucket | None = None,
         derivatives: s3.IBucket | None = None,
+        originals_buckets: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(scope, id)
         self.originals = originals or _private_bucket(
             self, "Originals", settings.originals_bucket_name
         )
+        imported: dict[str, s3.IBucket] = {}
+        for name in dict.fromkeys((originals_buckets or {}).values()):
+            imported[name] = s3.Bucket.from_bucket_name(self, f"Mapped-{name}", name)
+        self.mapped: dict[str, s3.IBucket] = {
+            prefix: imported[name] for prefix, name in (originals_buckets or {}).items()
+        }
+        """Each mapped key prefix's originals bucket (``originals_buckets``)."""
         expiry = settings.derivative_expiry_days
         self.derivatives = derivatives or _private_bucket(
             self,
