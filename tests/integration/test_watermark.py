@@ -25,9 +25,11 @@ from shared.contract import ImageRequest
 from shared.errors import InvalidRequest
 from shared.layout import index_key, overlay_marker_key, overlay_prefix
 from tests.conftest import Buckets, make_s3_client
-from tests.integration.stack_client import Reply, fetch
+from tests.integration.stack_client import fetch
 from tests.integration.test_focal_point import (
+    colour_at,
     invalidation_ids,
+    near,
     new_invalidation,
     stored_and_cached,
 )
@@ -60,17 +62,6 @@ def picture(colour: tuple[int, int, int], size: tuple[int, int], fmt: str = "PNG
     out = io.BytesIO()
     Image.new("RGB", size, colour).save(out, fmt)
     return out.getvalue()
-
-
-def colour_at(reply: Reply, x: int, y: int) -> tuple[int, int, int]:
-    assert reply.status == 200, reply.body[:200]
-    pixel = reply.image().convert("RGB").getpixel((x, y))
-    assert isinstance(pixel, tuple)
-    return pixel[0], pixel[1], pixel[2]
-
-
-def near(actual: tuple[int, int, int], expected: tuple[int, int, int]) -> bool:
-    return all(abs(a - e) <= 12 for a, e in zip(actual, expected, strict=True))
 
 
 @pytest.fixture(scope="module")
