@@ -45,6 +45,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.machine import cpu_model
+
 PRICES = Path(__file__).with_name("prices.json")
 GIB = 1024**3  # AWS bills data transfer and storage by the binary gigabyte
 FULL_VCPU_MB = 1769  # Lambda's memory at which a function has one full vCPU
@@ -435,13 +437,7 @@ def report(
 
 
 def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
+    return cpu_model() or platform.processor() or "unknown CPU"
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -44,6 +44,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from bench import wrk
+from bench.machine import cpu_model
 from bench.servers import ImgedgeStack, Nginx, PeakRss, find_tool, get
 from edge_router.normalize import normalize
 from infra.local.samples import SAMPLES
@@ -300,17 +301,12 @@ class LoadRun:
 
 def machine() -> dict[str, Any]:
     """What the numbers were measured on."""
-    model = ""
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
         memory_kb = int(Path("/proc/meminfo").read_text().split()[1])
     except (OSError, ValueError, IndexError):
         memory_kb = 0
     return {
-        "cpu": model or platform.processor(),
+        "cpu": cpu_model() or platform.processor(),
         "cores": os.cpu_count(),
         "memory_gib": round(memory_kb / 1024 / 1024, 1),
         "kernel": platform.release(),

@@ -57,6 +57,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from PIL import Image
 
 from bench.cases import CASES, CONFIG, PHOTO, WEBP, Case
+from bench.machine import cpu_model
 from bench.servers import ImgedgeStack, get
 from infra.local.credentials import DERIVATIVES_BUCKET, ORIGINALS_BUCKET
 from infra.package import baked_config
@@ -375,16 +376,8 @@ def _fenced(logged: Sequence[Logged], tag: str) -> bool:
 
 
 def machine() -> dict[str, Any]:
-    model = ""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     return {
-        "cpu": model or platform.processor(),
+        "cpu": cpu_model() or platform.processor(),
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "load_average": [round(x, 2) for x in os.getloadavg()],

@@ -38,6 +38,7 @@ from PIL import Image, features
 
 from bench import toolchain, workers
 from bench.cases import ALL, CASES, SHARP_VERSION, VARIANTS, Case
+from bench.machine import cpu_model
 from bench.reference import reference
 from tests.conftest import CORPUS
 
@@ -255,17 +256,9 @@ def _rate(median: float, bounds: list[float]) -> str:
 
 
 def _environment(sharp_versions: dict[str, str], cpu: int) -> dict[str, Any]:
-    model = ""
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        model = next(
-            (line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-             if line.startswith("model name")),
-            "",
-        )  # fmt: skip
     return {
         "date": time.strftime("%Y-%m-%d"),
-        "cpu_model": model,
+        "cpu_model": cpu_model(),
         "cpus": os.cpu_count(),
         "pinned_cpu": cpu,
         "python": platform.python_version(),
