@@ -75,7 +75,7 @@ def storage() -> Storage:
 
 
 if os.environ.get("ORIGINALS_BUCKET") and os.environ.get("DERIVATIVES_BUCKET"):
-    storage()  # at init: the client is needed anyway, and it checks the SDK
+    storage()  # at init: the client and its bucket routing, off the first request
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
