@@ -8,7 +8,8 @@ a later one). Every exception a hostile input can raise from Pillow here becomes
 (shared/errors.py says why).
 
 libjpeg, libwebp and zlib encode on one thread; libaom (AVIF) on the render's ``threads``
-(``threads``), which changes its bytes, not its quality (docs/memory.md).
+(``threads``), in tile columns on two or more (``avif_tile_columns``), which changes its bytes,
+not its quality (docs/memory.md).
 """
 
 from __future__ import annotations
@@ -68,6 +69,10 @@ PNG_COMPRESS_LEVEL = 6
 WEBP_METHOD = 4  # sharp's default effort 4
 AVIF_SPEED = 6  # libaom speed; sharp's default effort 4 is speed 5 (2-3x slower, ~1% smaller)
 AVIF_SUBSAMPLING = "4:2:0"  # like JPEG and WebP; sharp defaults to 4:4:4
+AVIF_TILE_COLUMNS = 2
+"""On two threads or more, an AVIF at least ``AVIF_MIN_TILED_WIDTH`` wide is encoded in this
+many tile columns (``avif_tile_columns``)."""
+AVIF_MIN_TILED_WIDTH = 256  # each column four of libaom's 64-pixel superblocks wide, or more
 
 MEMORY_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"  # set by Lambda, in MB
 MB_PER_VCPU = 1769
@@ -287,8 +292,22 @@ def encode(image: Image.Image, fmt: str, quality: int | None, threads: int = 1) 
     output = formats.output(fmt)
     image = _bare(image, output, quality)
     out = io.BytesIO()
-    image.save(out, output.pillow[0], **_save_options(output, quality, threads))
+    options = _save_options(output, quality, threads)
+    if output.name == formats.AVIF.name:
+        options["tile_cols"] = avif_tile_columns(image.width, threads).bit_length() - 1
+    image.save(out, output.pillow[0], **options)
     return out.getvalue()
+
+
+def avif_tile_columns(width: int, threads: int) -> int:
+    """How many tile columns an AVIF ``width`` pixels wide is encoded in on ``threads``.
+    libaom encodes the tiles of a frame at the same time, where its row multithreading
+    alone leaves a second thread waiting much of the time; but nothing is predicted across
+    a tile's edge, so a frame in tiles takes a few more bytes (docs/memory.md): two
+    columns, not one per thread, and none on one thread or for a narrow image."""
+    if threads < 2 or width < AVIF_MIN_TILED_WIDTH:
+        return 1
+    return AVIF_TILE_COLUMNS
 
 
 def encode_animation(

@@ -26,8 +26,9 @@ KERNELS = (
 AVIF_ERROR = 0.05
 """How much further from its source (mean absolute difference, in levels of 255) an AVIF
 encoded on several threads may decode than the one encoded on one thread."""
-AVIF_BYTES = 0.02
-"""How much larger or smaller (relative) an AVIF encoded on several threads may be."""
+AVIF_BYTES = 0.04
+"""How much larger or smaller (relative) an AVIF encoded on several threads (in two tile
+columns from 256 pixels wide) may be."""
 
 
 # The threads a render gets.
@@ -214,7 +215,7 @@ def _error(encoded: bytes, source: Image.Image) -> tuple[float, float]:
     ],
 )
 def test_avif_on_more_threads_is_as_good(name: str, size: tuple[int, int], mode: str) -> None:
-    """libaom's bytes change from one thread to several (not between several counts), and
+    """libaom's bytes change from one thread to several, not between several counts, and
     the image stays as good: as close to its source (``AVIF_ERROR``), as large
     (``AVIF_BYTES``)."""
     source = Image.open(CORPUS / name).convert(mode).resize(size, Image.Resampling.LANCZOS)
@@ -229,3 +230,27 @@ def test_avif_on_more_threads_is_as_good(name: str, size: tuple[int, int], mode:
     many_colour, many_alpha = _error(many[0], source)
     assert abs(many_colour - colour) <= AVIF_ERROR
     assert abs(many_alpha - alpha) <= AVIF_ERROR
+
+
+@pytest.mark.parametrize(
+    ("width", "threads", "columns"),
+    [(4096, 1, 1), (255, 2, 1), (255, 6, 1), (256, 2, 2), (720, 2, 2), (4096, 6, 2)],
+)
+def test_avif_tile_columns(width: int, threads: int, columns: int) -> None:
+    assert codecs.avif_tile_columns(width, threads) == columns
+
+
+def test_avif_on_two_threads_is_encoded_in_two_tile_columns() -> None:
+    """The tile columns reach libaom: the bytes on two threads are those of Pillow's own
+    encode in two columns, and not those of one."""
+    source = Image.open(CORPUS / "large_photo_2725x2225.jpg").resize((256, 209))
+    ours = codecs.encode(source, "avif", 50, threads=2)
+
+    def pillow(tile_cols: int) -> bytes:
+        out = io.BytesIO()
+        options = {"speed": codecs.AVIF_SPEED, "subsampling": codecs.AVIF_SUBSAMPLING}
+        source.save(out, "AVIF", quality=50, max_threads=2, tile_cols=tile_cols, **options)
+        return out.getvalue()
+
+    assert ours == pillow(1)  # log2 of the column count
+    assert ours != pillow(0)
