@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra.cli.command import CommandError
-from infra.distribution import EDGE_TRIGGERS, VIEWER_REQUEST
+from infra.distribution import EDGE_TRIGGERS
 from infra.local.credentials import DATA_DIR, DERIVATIVES_BUCKET, ORIGINALS_BUCKET
 
 if TYPE_CHECKING:
+    from infra.aws.settings import DeploySettings
     from infra.cli.command import Commands
+    from infra.local.stack import StackOptions
 
 
 def port(value: str) -> int:
@@ -72,8 +74,8 @@ def register(commands: Commands) -> None:
         "--settings",
         type=Path,
         metavar="FILE",
-        help="the deployment settings file; its edge_trigger is used unless --edge-trigger "
-        "says otherwise",
+        help="the deployment settings file: its edge_trigger (unless --edge-trigger says "
+        "otherwise), and the resizer's memory and timeout",
     )
     serve.add_argument(
         "--xray-daemon",
@@ -83,24 +85,27 @@ def register(commands: Commands) -> None:
     serve.set_defaults(handler=run)
 
 
-def edge_trigger(args: argparse.Namespace) -> str:
-    """--edge-trigger, else the settings file's edge_trigger, else viewer-request."""
-    if args.edge_trigger:
-        return str(args.edge_trigger)
-    if args.settings is None:
-        return VIEWER_REQUEST
+def deployment(args: argparse.Namespace) -> DeploySettings:
+    """The deployment settings file's, or the defaults without ``--settings``."""
     from infra.aws.settings import load_settings
 
     try:
-        return load_settings(args.settings).edge_trigger
+        return load_settings(args.settings)
     except (OSError, ValueError) as error:  # ValueError: TOML or settings
         raise CommandError(f"--settings {args.settings}: {error}") from error
 
 
-def run(args: argparse.Namespace) -> int:
-    from infra.local.stack import StackOptions, serve
+def edge_trigger(args: argparse.Namespace, settings: DeploySettings) -> str:
+    """--edge-trigger, else the settings' edge_trigger (viewer-request by default)."""
+    return str(args.edge_trigger) if args.edge_trigger else settings.edge_trigger
 
-    options = StackOptions(
+
+def stack_options(args: argparse.Namespace) -> StackOptions:
+    """The local stack ``args`` describe, the resizer's memory and timeout as deployed."""
+    from infra.local.stack import StackOptions
+
+    settings = deployment(args)
+    return StackOptions(
         host=args.host,
         port=args.port,
         s3_port=args.s3_port,
@@ -110,9 +115,17 @@ def run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         samples=args.samples,
         config_path=args.config,
-        edge_trigger=edge_trigger(args),
+        edge_trigger=edge_trigger(args, settings),
+        resizer_memory_mb=settings.resizer_memory_mb,
+        resizer_timeout_s=settings.resizer_timeout_s,
         xray_daemon=args.xray_daemon,
     )
+
+
+def run(args: argparse.Namespace) -> int:
+    from infra.local.stack import serve
+
+    options = stack_options(args)
     try:
         return serve(options)
     except (RuntimeError, ImportError) as error:  # a piece that would not start; no moto

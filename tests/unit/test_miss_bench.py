@@ -137,3 +137,16 @@ def test_the_cases_are_vs_sharps_and_a_larger_one() -> None:
 
     assert set(CASES) <= set(miss.ALL)
     assert miss.ALL["w960"].width == 960
+
+
+def test_the_floor_bounds_each_case_from_below() -> None:
+    floor = miss.summarise(
+        width=128, height=128, miss_ms=[40.0, 30.0, 33.0], transform_ms=[14.0, 13.0, 13.0],
+        s3_calls=[4, 4, 4],
+    )  # fmt: skip
+    assert floor["round_overhead_ms"] == pytest.approx(20.0)  # 26, 17, 20: their median
+    big = miss.summarise(width=960, height=784, miss_ms=[150.0], transform_ms=[125.0], s3_calls=[4])
+    cases = miss.with_floor({"w960": big, miss.FLOOR: floor})
+    assert cases["w960"]["least_ratio"] == pytest.approx(1 + 20.0 / 125.0)
+    assert "least_ratio" not in miss.with_floor({"w960": big})["w960"]
+    assert "least" in miss.table(cases)
