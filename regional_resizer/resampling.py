@@ -99,7 +99,7 @@ resize handles these kernels; others are resized in one call)."""
 SPLIT_MODES = frozenset(("L", "LA", "La", "RGB", "RGBA", "RGBa", "RGBX", "CMYK"))
 """The 8-bit modes the split resize handles (LA and RGBA premultiplied, as Pillow does)."""
 _PREMULTIPLIED = {"LA": "La", "RGBA": "RGBa"}
-SPLIT_MIN_WORK = 4_000_000
+SPLIT_MIN_WORK = 2_500_000
 """A resize is shared between threads only when its work, counted as kernel taps (output
 width x source rows x taps of the horizontal pass, plus output pixels x taps of the
 vertical one), is at least this: below it, the copies and the hand-over between threads
