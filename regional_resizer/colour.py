@@ -8,12 +8,15 @@ all, since converting would only cost time.
 from __future__ import annotations
 
 import io
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-from PIL import Image, ImageChops, ImageCms
+from PIL import Image, ImageChops
+
+if TYPE_CHECKING:  # LittleCMS is loaded by the first original with a profile, not at init
+    from PIL import ImageCms
 
 # (ICC colour space, image mode) -> the mode LittleCMS writes in sRGB.
-_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
 _SRGB_MODE = {
     ("RGB ", "RGB"): "RGB",
     ("RGB ", "RGBA"): "RGBA",
@@ -38,16 +41,25 @@ def to_srgb(image: Image.Image, profile: bytes | None) -> Image.Image:
     return converted
 
 
+@cache
+def _srgb() -> ImageCms.ImageCmsProfile:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
 @lru_cache(maxsize=32)
 def _srgb_transform(profile: bytes, mode: str) -> ImageCms.ImageCmsTransform | None:
     """The transform to sRGB; None for a profile that is broken, does not match the mode,
     or is sRGB already (cameras and phones embed one: converting would only cost time)."""
+    from PIL import ImageCms
+
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(profile))
         out_mode = _SRGB_MODE.get((source.profile.xcolor_space, mode))
         if out_mode is None:
             return None
-        transform = ImageCms.buildTransform(source, _SRGB, mode, out_mode)
+        transform = ImageCms.buildTransform(source, _srgb(), mode, out_mode)
     except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
         return None
     return None if _is_identity(transform, mode) else transform

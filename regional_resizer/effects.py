@@ -6,7 +6,7 @@ so sigmas are in output pixels, and each leaves its input untouched.
 
 from __future__ import annotations
 
-from PIL import Image, ImageFilter
+from PIL import Image
 
 SHARPEN_PERCENT = 100
 """The unsharp mask adds the whole difference from the blurred image once: ``sharpen`` is
@@ -29,6 +29,8 @@ _TURNS = {
 def blur(image: Image.Image, sigma: float) -> Image.Image:
     """A Gaussian blur of standard deviation ``sigma``. With alpha, blurred premultiplied,
     so that the hidden colour of transparent pixels does not bleed into visible ones."""
+    from PIL import ImageFilter  # loaded by the first request that asks, not at init
+
     premultiplied = _PREMULTIPLIED.get(image.mode)
     if premultiplied is None:
         return image.filter(ImageFilter.GaussianBlur(sigma))
@@ -39,6 +41,8 @@ def blur(image: Image.Image, sigma: float) -> Image.Image:
 def sharpen(image: Image.Image, sigma: float) -> Image.Image:
     """An unsharp mask of radius ``sigma``, ``SHARPEN_PERCENT``, no threshold. Alpha is
     kept as it is: sharpening it would draw halos of opacity around shapes."""
+    from PIL import ImageFilter
+
     mask = ImageFilter.UnsharpMask(radius=sigma, percent=SHARPEN_PERCENT, threshold=0)
     if image.mode not in _PREMULTIPLIED:
         return image.filter(mask)

@@ -43,16 +43,7 @@ from functools import partial
 
 from PIL import Image, ImageMath
 
-from regional_resizer import (
-    animation,
-    codecs,
-    colour,
-    effects,
-    placeholder,
-    resampling,
-    smartcrop,
-    watermark,
-)
+from regional_resizer import animation, codecs, colour, effects, resampling, watermark
 from regional_resizer.plan import Box, Plan, Size, framed, oriented, plan, region, scaled_origin
 from shared import formats, transforms
 from shared.config import Config
@@ -190,6 +181,8 @@ def describe(
     """``f=json``: the original's upright size, format, whether it animates, its dominant
     colour and a placeholder, as JSON. The pixels come from the pipeline itself (a small
     opaque sRGB sample of frame 0), within the same limits as any render."""
+    from regional_resizer import placeholder  # what only f=json needs is loaded by it
+
     with phase("decode"):
         frame_count = codecs.open_image(data, config).frames
     sample_request = ImageRequest(
@@ -367,6 +360,8 @@ def smart_focus(upright: Image.Image, decoded: _Decoded, request: ImageRequest) 
     box = ((left + x) / scale, (top + y) / scale, (right + x) / scale, (bottom + y) / scale)
     width, height = framed(request)
     assert width is not None and height is not None  # a cover crop has both
+    from regional_resizer import smartcrop  # loaded by the first g=smart, not at init
+
     fx, fy = smartcrop.focus(_small_copy(upright, box, SMART_SIDE), width / height)
     return (left + fx * (right - left)) / src_w, (top + fy * (bottom - top)) / src_h
 

@@ -25,8 +25,8 @@ function URL origin, or the resizer's work is not joined to the edge's trace.
 
 from __future__ import annotations
 
+import os
 import re
-import secrets
 import time
 from dataclasses import dataclass
 
@@ -47,11 +47,11 @@ MAX_HEADER_CHARS = 512
 
 def new_trace_root(now: float | None = None) -> str:
     epoch = int(time.time() if now is None else now)
-    return f"1-{epoch:08x}-{secrets.token_hex(12)}"
+    return f"1-{epoch:08x}-{os.urandom(12).hex()}"  # os: cheaper to import than secrets
 
 
 def new_segment_id() -> str:
-    return secrets.token_hex(8)
+    return os.urandom(8).hex()
 
 
 def _fields(value: str) -> dict[str, str]:

@@ -1,7 +1,9 @@
 """What a cold start of the resizer imports: the handler, imported as Lambda's init imports
 it (a fresh, isolated interpreter, a deployed function's environment), loads no AWS SDK
 (boto3, botocore and their dependencies) and no aws-xray-sdk. Its S3 calls go through
-imgedge's own client; aws-xray-sdk is for a sampled request only."""
+imgedge's own client; aws-xray-sdk is for a sampled request only. Nor does it load what
+only some requests need: LittleCMS (an original with an ICC profile), Pillow's filters
+(blur, sharpen, g=smart, f=json), the smart crop and the placeholder."""
 
 from __future__ import annotations
 
@@ -53,6 +55,29 @@ def test_the_handlers_init_imports_no_aws_sdk_and_no_xray_sdk() -> None:
     assert "regional_resizer.handler" in loaded
     assert "regional_resizer.s3" in loaded  # made at init, as the environment is set
     assert heavy(loaded) == []
+
+
+ON_DEMAND = (
+    "PIL.ImageCms",
+    "PIL.ImageFilter",
+    "regional_resizer.smartcrop",
+    "regional_resizer.placeholder",
+)
+
+
+def test_the_handlers_init_leaves_what_only_some_requests_need() -> None:
+    loaded = modules_after("import regional_resizer.handler")
+    assert sorted(set(ON_DEMAND) & set(loaded)) == []
+    used = modules_after(
+        "import regional_resizer.handler\n"
+        "from regional_resizer import colour, effects\n"
+        "from PIL import Image\n"
+        "image = Image.new('RGB', (64, 64))\n"
+        "effects.blur(image, 1.0)\n"
+        "colour._srgb()\n"
+        "from regional_resizer import placeholder, smartcrop"
+    )
+    assert sorted(set(ON_DEMAND) - set(used)) == []  # loaded once asked for: not blind
 
 
 def test_the_check_would_see_them() -> None:
