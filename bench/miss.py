@@ -64,7 +64,7 @@ from bench.machine import cpu_model
 from bench.servers import ImgedgeStack, get
 from infra.functions import RESIZER
 from infra.local.credentials import DERIVATIVES_BUCKET, ORIGINALS_BUCKET
-from infra.package import baked_config
+from infra.package import config_toml
 from regional_resizer import codecs
 from regional_resizer.pipeline import render
 from shared.contract import ImageRequest
@@ -467,7 +467,7 @@ def run(
     rounds: int, case_keys: Sequence[str], scratch: Path, memory_mb: int = RESIZER.memory_mb
 ) -> dict[str, dict[str, Any]]:
     config_file = scratch / "bench-config.toml"
-    config_file.write_bytes(baked_config(CONFIG))
+    config_file.write_bytes(config_toml(CONFIG))
     settings_file = scratch / "bench-settings.toml"
     settings_file.write_text(f"resizer_memory_mb = {memory_mb}\n")
     extra = ("--no-samples", "--config", str(config_file), "--settings", str(settings_file))

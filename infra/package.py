@@ -1,7 +1,7 @@
 """``imgedge package``: the two Lambda zips, built without Docker.
 
 - ``edge_router.zip``: ``edge_router/`` and ``shared/`` (stdlib only) and the configuration
-  baked in as ``shared/imgedge.toml`` (Lambda@Edge has no environment variables). Far
+  baked in as ``shared/imgedge.json`` (Lambda@Edge has no environment variables). Far
   below the 1 MB limit of viewer-event functions.
 - ``regional_resizer.zip``: ``regional_resizer/``, ``edge_router/``, ``shared/``, the same
   baked configuration, and the runtime dependencies as manylinux wheels for the target
@@ -333,7 +333,13 @@ def write_zip(path: Path, entries: Iterable[tuple[str, Path | bytes]]) -> None:
 
 
 def baked_config(config: Config) -> bytes:
-    """The configuration as the TOML file ``shared.config.load_config`` reads."""
+    """The configuration as both zips carry it (``shared.config.BAKED_CONFIG``): JSON, which
+    a cold start reads with the json module it loads anyway."""
+    return (json.dumps(config.to_mapping(), indent=1) + "\n").encode()
+
+
+def config_toml(config: Config) -> bytes:
+    """The configuration as a TOML file ``shared.config.load_config`` reads (``--config``)."""
     lines: list[str] = []
     tables: list[tuple[str, dict[str, Any]]] = []
     for key, value in config.to_mapping().items():
@@ -344,8 +350,7 @@ def baked_config(config: Config) -> bytes:
     for name, table in tables:
         lines += ["", f"[{name}]"]
         lines += (f"{_toml_key(k)} = {_toml_value(v)}" for k, v in sorted(table.items()))
-    header = "# Baked by `imgedge package`: the configuration this function was built with.\n"
-    return (header + "\n".join(lines) + "\n").encode()
+    return ("\n".join(lines) + "\n").encode()
 
 
 def _toml_key(key: str) -> str:

@@ -2,16 +2,17 @@
 
 It is a frozen, validated value read once. A file (TOML, flat keys, any subset of the
 fields below) overrides the defaults; every bad value is reported at once. Lambda@Edge has
-no environment variables, so the packager bakes the file into the edge zip as
-``shared/imgedge.toml``; the regional function and the local stack may also name a file in
-``IMGEDGE_CONFIG``.
+no environment variables, so the packager bakes the configuration into both zips as
+``shared/imgedge.json``: the same mapping in JSON, which a cold start reads without loading
+a TOML parser. The regional function and the local stack may also name a file in
+``IMGEDGE_CONFIG``: TOML, or JSON when its name ends in ``.json``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,7 +29,7 @@ subset."""
 MAX_DIMENSION = 8192
 """Hard limit on a requested width or height, whatever the allow-list says."""
 
-BAKED_CONFIG = Path(__file__).with_name("imgedge.toml")
+BAKED_CONFIG = Path(__file__).with_name("imgedge.json")
 CONFIG_ENV = "IMGEDGE_CONFIG"
 
 DEFAULT_SIZES = (
@@ -369,4 +370,8 @@ def load_config(path: str | Path | None = None) -> Config:
         else:
             return Config()
     with open(path, "rb") as f:
+        if Path(path).suffix == ".json":
+            return Config.from_mapping(json.load(f))
+        import tomllib  # only for a TOML file: the baked one is JSON
+
         return Config.from_mapping(tomllib.load(f))

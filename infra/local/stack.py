@@ -71,7 +71,7 @@ from infra.local.samples import SAMPLE_WATERMARKS, upload_samples
 from infra.local.sigv4 import AccessKey
 from infra.local.state import StackState, remove_state, write_state
 from infra.local.xray_daemon import XRayDaemon
-from infra.package import baked_config, build_edge_zip
+from infra.package import build_edge_zip, config_toml
 from regional_resizer.storage import s3_client as make_s3_client
 from shared.config import CONFIG_ENV, Config, load_config
 
@@ -323,7 +323,7 @@ class LocalStack:
         config = default_config(opts.samples)
         written = opts.data_dir / DEFAULT_CONFIG_FILE
         header = b"# imgedge serve's default configuration (no --config given)\n"
-        written.write_bytes(header + baked_config(config))
+        written.write_bytes(header + config_toml(config))
         return None, config, written
 
     def _start_edge(self, config: Config, distribution: Distribution) -> WorkerPool:

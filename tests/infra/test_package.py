@@ -23,6 +23,7 @@ from infra.package import (
     baked_config,
     build_edge_zip,
     build_resizer_zip,
+    config_toml,
     resizer_requirements,
 )
 from shared.config import Config, Watermark
@@ -65,18 +66,18 @@ def test_edge_zip_is_project_code_and_the_baked_configuration(packaged: Built) -
     assert "edge_router/handler.py" in entries
     assert "shared/contract.py" in entries
     assert all(n.startswith(("edge_router/", "shared/")) for n in entries), entries
-    assert [n for n in entries if not n.endswith(".py")] == ["shared/imgedge.toml"]
+    assert [n for n in entries if not n.endswith(".py")] == ["shared/imgedge.json"]
     assert packaged.edge_zip.stat().st_size < MAX_EDGE_ZIP_BYTES / 10  # far below 1 MB
 
 
 def test_both_zips_bake_the_given_configuration(packaged: Built, files: Files) -> None:
     for path in (packaged.edge_zip, packaged.resizer_zip):
-        baked = tomllib.loads(read(path, "shared/imgedge.toml").decode())
+        baked = json.loads(read(path, "shared/imgedge.json"))
         assert Config.from_mapping(baked) == files.load_config()
     assert packaged.manifest["config"] == json.loads(json.dumps(files.load_config().to_mapping()))
 
 
-def test_baked_toml_round_trips_every_kind_of_value() -> None:
+def test_baked_json_and_toml_round_trip_every_kind_of_value() -> None:
     config = Config(
         sizes=(10, 20),
         trace_sampling_rate=1e-05,
@@ -86,7 +87,8 @@ def test_baked_toml_round_trips_every_kind_of_value() -> None:
         watermarks={"logo": Watermark(key='brand/logo "v2".png', gravity="nw", opacity=0.5)},
         originals_buckets={"products/": "acme-products", 'a "b"/': "acme-ab"},
     )
-    assert Config.from_mapping(tomllib.loads(baked_config(config).decode())) == config
+    assert Config.from_mapping(json.loads(baked_config(config))) == config
+    assert Config.from_mapping(tomllib.loads(config_toml(config).decode())) == config
 
 
 def test_edge_zip_runs_alone_with_its_baked_configuration(packaged: Built, tmp_path: Path) -> None:
@@ -158,7 +160,7 @@ def test_resizer_zip_holds_the_deployed_packages_whole_and_no_tooling(packaged: 
         for path in (REPO / package).rglob("*.py")
         if "__pycache__" not in path.parts
     }
-    assert set(ours) == expected | {"shared/imgedge.toml"}
+    assert set(ours) == expected | {"shared/imgedge.json"}
     assert {"regional_resizer/precompute.py", "regional_resizer/purge.py"} <= set(ours)
     for name in ("regional_resizer/precompute.py", "edge_router/normalize.py"):
         assert read(packaged.resizer_zip, name) == (REPO / name).read_bytes()

@@ -123,12 +123,12 @@ def test_the_edge_zip_runs_with_its_baked_configuration(
 ) -> None:
     """Built with sizes [100, 200], the edge zip snaps 150x150 to 200x200 (the defaults
     would say 160x160, the file in IMGEDGE_CONFIG 300x300): the handler, shared.config
-    and the baked imgedge.toml all come from the extracted zip, although the worker's
+    and the baked imgedge.json all come from the extracted zip, although the worker's
     parent main module had imported the repo's shared.config first, and although the
     parent's environment names another file (Lambda@Edge has no environment variables)."""
     built = build_edge_zip(Config(sizes=(100, 200)), tmp_path)
     code_dir = extract_package(built, tmp_path / "task")
-    assert (code_dir / "shared" / "imgedge.toml").is_file()
+    assert (code_dir / "shared" / "imgedge.json").is_file()
     elsewhere = tmp_path / "elsewhere.toml"
     elsewhere.write_text("sizes = [300]\n")
     monkeypatch.setenv(CONFIG_ENV, str(elsewhere))

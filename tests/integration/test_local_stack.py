@@ -304,8 +304,8 @@ def test_the_edge_runs_from_its_package_with_the_configuration_baked_in(tmp_path
     served = start_serve(data, "--config", str(config), "--no-samples")
     try:
         with zipfile.ZipFile(data / "edge" / EDGE_ZIP) as built:
-            baked = built.read(BAKED_CONFIG_NAME).decode()
-        assert "sizes = [100, 200]" in baked
+            baked = json.loads(built.read(BAKED_CONFIG_NAME))
+        assert baked["sizes"] == [100, 200]
         with tempfile.TemporaryDirectory() as scratch:
             rebuilt = build_edge_zip(load_config(config), Path(scratch))
             assert rebuilt.read_bytes() == (data / "edge" / EDGE_ZIP).read_bytes()

@@ -214,12 +214,22 @@ def test_without_a_path_or_the_environment_the_baked_file_is_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(CONFIG_ENV, raising=False)
-    baked = tmp_path / "imgedge.toml"
+    baked = tmp_path / "imgedge.json"
     monkeypatch.setattr(config_module, "BAKED_CONFIG", baked)
     assert load_config() == Config()  # no baked file: the defaults
-    baked.write_text("error_max_age = 9\n")
+    baked.write_text('{"error_max_age": 9}\n')
     assert load_config().error_max_age == 9
-    assert config_module.BAKED_CONFIG.name == "imgedge.toml"
+    assert config_module.BAKED_CONFIG.name == "imgedge.json"
+
+
+def test_a_json_file_is_read_as_json_and_any_other_as_toml(tmp_path: Path) -> None:
+    as_json = tmp_path / "settings.json"
+    as_json.write_text('{"sizes": [100, 200], "watermarks": {"logo": {"key": "l.png"}}}')
+    config = load_config(as_json)
+    assert config.sizes == (100, 200) and config.watermarks["logo"].key == "l.png"
+    as_toml = tmp_path / "settings.conf"
+    as_toml.write_text("sizes = [300]\n")
+    assert load_config(as_toml).sizes == (300,)
 
 
 def test_a_configuration_is_frozen() -> None:
