@@ -71,7 +71,7 @@ def config() -> Config:
 
 @cache
 def storage() -> Storage:
-    return Storage.from_environment()
+    return Storage.from_environment(config())  # the configuration read once, at init
 
 
 if os.environ.get("ORIGINALS_BUCKET") and os.environ.get("DERIVATIVES_BUCKET"):

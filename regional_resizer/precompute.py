@@ -192,7 +192,7 @@ def config() -> Config:
 
 @cache
 def storage() -> Storage:
-    return Storage.from_environment()
+    return Storage.from_environment(config())
 
 
 def render_timeout_s() -> int:

@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from regional_resizer import s3, tracing
-from shared.config import load_config
+from shared.config import Config, load_config
 from shared.errors import SourceNotFound, SourceTooLarge, UpstreamError
 from shared.originals import OriginalsBuckets
 
@@ -173,12 +173,14 @@ class Storage:
         return self.originals.default
 
     @classmethod
-    def from_environment(cls) -> Storage:
-        """A function's storage: the buckets ORIGINALS_BUCKET (with the configuration's
-        ``originals_buckets``) and DERIVATIVES_BUCKET name, through imgedge's S3 client,
-        each call recorded in the request's trace."""
+    def from_environment(cls, config: Config | None = None) -> Storage:
+        """A function's storage: the buckets ORIGINALS_BUCKET (with ``config``'s
+        ``originals_buckets``; the function's configuration file without one) and
+        DERIVATIVES_BUCKET name, through imgedge's S3 client, each call recorded in the
+        request's trace."""
         client = s3.S3Client.from_environment(observer=tracing.record_s3_call)
-        originals = load_config().originals(os.environ["ORIGINALS_BUCKET"])
+        config = config if config is not None else load_config()
+        originals = config.originals(os.environ["ORIGINALS_BUCKET"])
         return cls(client, originals, os.environ["DERIVATIVES_BUCKET"])
 
     def get_original(self, key: str, max_bytes: int) -> Original:
