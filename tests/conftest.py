@@ -10,6 +10,7 @@ import csv
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,28 @@ def buckets(s3: Any) -> Buckets:
     s3.create_bucket(Bucket=pair.originals)
     s3.create_bucket(Bucket=pair.derivatives)
     return pair
+
+
+@contextmanager
+def resizer_pointed_at(
+    monkeypatch: pytest.MonkeyPatch, buckets: Buckets, endpoint: str
+) -> Iterator[None]:
+    """The handler uses these buckets at ``endpoint``, no config file; caches cleared around."""
+    # Imported here: the handler loads Pillow and the resizer's core, which conftest's other
+    # users (unit tests, infra tests) never need.
+    from regional_resizer import handler as resizer
+
+    monkeypatch.setenv("ORIGINALS_BUCKET", buckets.originals)
+    monkeypatch.setenv("DERIVATIVES_BUCKET", buckets.derivatives)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", endpoint)
+    monkeypatch.delenv("IMGEDGE_CONFIG", raising=False)
+    resizer.config.cache_clear()
+    resizer.storage.cache_clear()
+    try:
+        yield
+    finally:
+        resizer.config.cache_clear()
+        resizer.storage.cache_clear()
 
 
 def corpus_rows() -> list[dict[str, str]]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import make_s3_client
+from tests.conftest import make_s3_client, resizer_pointed_at
 from tests.integration.stack_client import Reply, Served, fetch, jpeg, start_serve
 
 pytestmark = pytest.mark.integration
@@ -69,23 +69,16 @@ def test_concurrent_resizes_store_once_and_agree(
     from regional_resizer import handler as resizer
     from tests.integration.test_resizer_handler import function_url_event
 
-    monkeypatch.setenv("ORIGINALS_BUCKET", buckets.originals)
-    monkeypatch.setenv("DERIVATIVES_BUCKET", buckets.derivatives)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
-    resizer.storage.cache_clear()
-    resizer.config.cache_clear()
-    s3.put_object(Bucket=buckets.originals, Key="race.jpg", Body=jpeg((1600, 1200)))
-    barrier = threading.Barrier(8)
+    with resizer_pointed_at(monkeypatch, buckets, s3_endpoint):
+        s3.put_object(Bucket=buckets.originals, Key="race.jpg", Body=jpeg((1600, 1200)))
+        barrier = threading.Barrier(8)
 
-    def one(_: int) -> dict[str, Any]:
-        barrier.wait()
-        return resizer.handler(function_url_event("/320x/jpeg/race.jpg"), None)
+        def one(_: int) -> dict[str, Any]:
+            barrier.wait()
+            return resizer.handler(function_url_event("/320x/jpeg/race.jpg"), None)
 
-    try:
         with ThreadPoolExecutor(8) as pool:
             responses = list(pool.map(one, range(8)))
-    finally:
-        resizer.storage.cache_clear()
     assert {r["statusCode"] for r in responses} == {200}
     assert len({r["body"] for r in responses}) == 1
     head = s3.head_object(Bucket=buckets.derivatives, Key="320x/jpeg/race.jpg")

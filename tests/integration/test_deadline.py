@@ -27,7 +27,7 @@ from shared.config import Config
 from shared.contract import ImageRequest
 from shared.errors import DeadlineExceeded
 from shared.layout import index_key
-from tests.conftest import Buckets
+from tests.conftest import Buckets, resizer_pointed_at
 from tests.integration.test_resizer_handler import function_url_event, keys
 
 pytestmark = pytest.mark.integration
@@ -72,16 +72,9 @@ def phases(response: dict[str, Any]) -> list[str]:
 def env(
     buckets: Buckets, s3: Any, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Buckets]:
-    monkeypatch.setenv("ORIGINALS_BUCKET", buckets.originals)
-    monkeypatch.setenv("DERIVATIVES_BUCKET", buckets.derivatives)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
-    monkeypatch.delenv("IMGEDGE_CONFIG", raising=False)
-    resizer.config.cache_clear()
-    resizer.storage.cache_clear()
-    s3.put_object(Bucket=buckets.originals, Key=KEY, Body=big_gif(), ContentType="image/gif")
-    yield buckets
-    resizer.config.cache_clear()
-    resizer.storage.cache_clear()
+    with resizer_pointed_at(monkeypatch, buckets, s3_endpoint):
+        s3.put_object(Bucket=buckets.originals, Key=KEY, Body=big_gif(), ContentType="image/gif")
+        yield buckets
 
 
 def test_deadline_trips_between_frames_answers_503_and_stores_nothing(

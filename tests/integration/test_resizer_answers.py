@@ -18,7 +18,7 @@ from shared.config import Config
 from shared.contract import ImageRequest
 from shared.errors import SignatureInvalid
 from shared.signing import signature
-from tests.conftest import Buckets
+from tests.conftest import Buckets, resizer_pointed_at
 from tests.integration.test_resizer_handler import (
     function_url_event,
     jpeg_bytes,
@@ -33,15 +33,8 @@ KEYS_TOML = 'signing_keys = { old = "0123456789abcdef-old", new = "0123456789abc
 
 @pytest.fixture
 def env(buckets: Buckets, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Buckets]:
-    monkeypatch.setenv("ORIGINALS_BUCKET", buckets.originals)
-    monkeypatch.setenv("DERIVATIVES_BUCKET", buckets.derivatives)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
-    monkeypatch.delenv("IMGEDGE_CONFIG", raising=False)
-    resizer.config.cache_clear()
-    resizer.storage.cache_clear()
-    yield buckets
-    resizer.config.cache_clear()
-    resizer.storage.cache_clear()
+    with resizer_pointed_at(monkeypatch, buckets, s3_endpoint):
+        yield buckets
 
 
 def signed_config() -> Config:

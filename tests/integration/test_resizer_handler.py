@@ -19,7 +19,7 @@ from regional_resizer import derivative, pipeline, responses
 from regional_resizer import handler as resizer
 from regional_resizer.pipeline import Rendition
 from shared.layout import index_prefix
-from tests.conftest import EVENTS, Buckets
+from tests.conftest import EVENTS, Buckets, resizer_pointed_at
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +47,8 @@ def jpeg_bytes(size: tuple[int, int] = (800, 600)) -> bytes:
 def env(
     buckets: Buckets, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> Iterator[Buckets]:
-    monkeypatch.setenv("ORIGINALS_BUCKET", buckets.originals)
-    monkeypatch.setenv("DERIVATIVES_BUCKET", buckets.derivatives)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)
-    monkeypatch.delenv("IMGEDGE_CONFIG", raising=False)
-    resizer.config.cache_clear()
-    resizer.storage.cache_clear()
-    yield buckets
-    resizer.config.cache_clear()
-    resizer.storage.cache_clear()
+    with resizer_pointed_at(monkeypatch, buckets, s3_endpoint):
+        yield buckets
 
 
 def use_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: str) -> None:

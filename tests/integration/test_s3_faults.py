@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from regional_resizer import handler as resizer
-from tests.conftest import Buckets
+from tests.conftest import Buckets, resizer_pointed_at
 from tests.integration.s3_fault_proxy import Fault, FaultProxy
 from tests.integration.test_resizer_handler import function_url_event, jpeg_bytes
 
@@ -25,14 +25,10 @@ def proxy(
     buckets: Buckets, s3: Any, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[FaultProxy]:
     server = FaultProxy(s3_endpoint).start()
-    monkeypatch.setenv("ORIGINALS_BUCKET", buckets.originals)
-    monkeypatch.setenv("DERIVATIVES_BUCKET", buckets.derivatives)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", server.url)
-    resizer.storage.cache_clear()
-    s3.put_object(Bucket=buckets.originals, Key="f.jpg", Body=jpeg_bytes())
-    yield server
-    server.stop()
-    resizer.storage.cache_clear()
+    with resizer_pointed_at(monkeypatch, buckets, server.url):
+        s3.put_object(Bucket=buckets.originals, Key="f.jpg", Body=jpeg_bytes())
+        yield server
+        server.stop()
 
 
 def derivatives(s3: Any, bucket: str) -> dict[str, bytes]:
