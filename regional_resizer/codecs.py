@@ -23,9 +23,8 @@ import warnings
 import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from PIL import ExifTags, Image, ImageFile, UnidentifiedImageError
 
@@ -132,8 +131,7 @@ def _pillow_boundary(config: Config) -> Iterator[None]:
         raise CorruptImage() from None
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """An opened original whose header passed the limits; only frame 0 may be decoded."""
 
     image: ImageFile.ImageFile

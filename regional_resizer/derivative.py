@@ -50,8 +50,8 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import replace
+from typing import Any, NamedTuple, TypeVar
 
 from regional_resizer import responses, tracing
 from regional_resizer.media_types import sniff
@@ -88,8 +88,7 @@ os.register_at_fork(after_in_child=_fresh_background)
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Deadline:
+class Deadline(NamedTuple):
     """When making a derivative must stop: a ``time.monotonic()`` value."""
 
     at: float
@@ -114,8 +113,7 @@ class Deadline:
             raise DeadlineExceeded()
 
 
-@dataclass(frozen=True)
-class Derivative:
+class Derivative(NamedTuple):
     """What was made for a request, and whether it stays stored."""
 
     body: bytes

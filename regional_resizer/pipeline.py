@@ -38,8 +38,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from functools import partial
+from typing import NamedTuple
 
 from PIL import Image, ImageMath
 
@@ -92,8 +92,7 @@ SMART_SIDE = 256
 and cheap next to the render."""
 
 
-@dataclass(frozen=True)
-class Rendition:
+class Rendition(NamedTuple):
     """An encoded derivative and what the response (and a trace) needs to describe it."""
 
     body: bytes
@@ -107,8 +106,7 @@ class Rendition:
     frames: int  # frames in the output: 1, or those of an animation
 
 
-@dataclass(frozen=True)
-class Frames:
+class Frames(NamedTuple):
     """The output's pixels before encoding: one image, or the frames of an animation
     (all of one size and mode) with their durations in ms and the number of plays."""
 
@@ -119,8 +117,7 @@ class Frames:
     source_size: Size
 
 
-@dataclass(frozen=True)
-class _Decoded:
+class _Decoded(NamedTuple):
     """Frame 0 in its working mode, and what the other steps need to know about it."""
 
     source: codecs.Source

@@ -17,8 +17,8 @@ else in the centre of the region.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from shared import transforms
 from shared.contract import ImageRequest, Point
@@ -38,8 +38,7 @@ DCT_THREE_EIGHTHS_MAX_ROOM = 5.2
 are sharper there (docs/engine.md)."""
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """``box`` (left, top, right, bottom) of the upright source is resized to ``size``;
     for ``fit=contain`` the result is then centred on a ``canvas`` (None: no padding). All
     in the upright frame: a quarter turn swaps the sides of the output afterwards."""

@@ -45,9 +45,9 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote_plus, urlsplit
 
 from regional_resizer.sigv4 import EMPTY_SHA256, Credentials, sign, uri_encode
@@ -131,8 +131,7 @@ class TooLarge(Exception):
 # --- results -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Response:
+class Response(NamedTuple):
     """An answer: its status, headers (names in lower case) and body."""
 
     status: int
@@ -161,21 +160,18 @@ class Response:
         )
 
 
-@dataclass(frozen=True)
-class ListPage:
+class ListPage(NamedTuple):
     keys: tuple[str, ...]
     next_token: str | None  # None: the last page
 
 
-@dataclass(frozen=True)
-class DeleteFailure:
+class DeleteFailure(NamedTuple):
     key: str
     code: str
     message: str
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One call as the observer sees it, once it is over."""
 
     operation: str
@@ -301,8 +297,7 @@ class _Retryable(Exception):
 # --- the client ----------------------------------------------------------------------------
 
 
-@dataclass
-class _Target:
+class _Target(NamedTuple):
     scheme: str
     host: str  # as in the Host header (with a port that is not the scheme's default)
     hostname: str
@@ -483,19 +478,18 @@ class S3Client:
     ) -> None:
         call = Call(operation, bucket, key, self.region, start, time.time(), attempts)
         if answer is not None:
-            call = replace(
-                call,
+            call = call._replace(
                 status=answer.status,
                 request_id=answer.headers.get("x-amz-request-id"),
                 id_2=answer.headers.get("x-amz-id-2"),
             )
         if isinstance(failure, S3Error):
-            call = replace(
-                call, status=failure.status, error_code=failure.code,
+            call = call._replace(
+                status=failure.status, error_code=failure.code,
                 request_id=failure.request_id or None,
             )  # fmt: skip
         elif failure is not None:
-            call = replace(call, exception=failure)
+            call = call._replace(exception=failure)
         try:
             assert self.observer is not None
             self.observer(call)

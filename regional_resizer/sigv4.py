@@ -33,6 +33,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 from urllib.parse import quote
 
 ALGORITHM = "AWS4-HMAC-SHA256"
@@ -104,8 +105,7 @@ def signing_key(secret_access_key: str, date: str, region: str, service: str) ->
     return key
 
 
-@dataclass(frozen=True)
-class Signed:
+class Signed(NamedTuple):
     """What signing produced: the headers to add and the intermediate forms (for tests
     and for debugging a refusal)."""
 

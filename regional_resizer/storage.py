@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from regional_resizer import s3, tracing
 from shared.config import Config, load_config
@@ -125,8 +124,7 @@ RENDERED_METADATA = (FOCAL_POINT,)
 that changes it keeps the ETag (the bytes are the same), so a version is both."""
 
 
-@dataclass(frozen=True)
-class Version:
+class Version(NamedTuple):
     """What an original's derivatives are made of: its bytes (ETag) and its rendered
     metadata."""
 
@@ -138,12 +136,14 @@ class Version:
         return cls(str(etag or ""), tuple(metadata.get(name) for name in RENDERED_METADATA))
 
 
-@dataclass(frozen=True)
-class Original:
+_NO_METADATA: Mapping[str, str] = MappingProxyType({})  # read-only: one serves every Original
+
+
+class Original(NamedTuple):
     body: bytes
     content_type: str
     etag: str
-    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    metadata: Mapping[str, str] = _NO_METADATA
     """S3 user metadata, names in lower case without ``x-amz-meta-``."""
 
     @property

@@ -13,8 +13,7 @@ the overlay is there. No derivative is ever made without its watermark.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, NamedTuple
 
 from PIL import Image
 
@@ -33,8 +32,7 @@ class OverlayUnavailable(ImgedgeError):
     public_message: ClassVar[str] = "watermark unavailable"
 
 
-@dataclass(frozen=True)
-class Overlay:
+class Overlay(NamedTuple):
     """A watermark's overlay image, decoded (upright, sRGB, LA or RGBA), and how it is
     drawn."""
 
@@ -42,8 +40,7 @@ class Overlay:
     mark: Watermark
 
 
-@dataclass(frozen=True)
-class Stamp:
+class Stamp(NamedTuple):
     """An overlay fitted to one output size: ``image`` (LA or RGBA, its alpha already
     times the opacity) goes at ``position`` (left, top; may reach past the edges)."""
 
