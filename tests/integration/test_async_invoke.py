@@ -18,7 +18,12 @@ pytestmark = pytest.mark.integration
 
 
 def flaky(event: dict[str, Any], context: Any) -> str:
-    """Counts its attempts in a file; fails until it has failed ``failures`` times."""
+    """Counts its attempts in a file; fails until it has failed ``failures`` times. With
+    ``hold``, first waits (up to 10 s) until that file exists."""
+    if "hold" in event:
+        deadline = time.monotonic() + 10
+        while not Path(event["hold"]).exists() and time.monotonic() < deadline:
+            time.sleep(0.01)
     tally = Path(event["tally"])
     attempts = int(tally.read_text()) + 1 if tally.exists() else 1
     tally.write_text(str(attempts))
@@ -70,9 +75,10 @@ def test_an_event_failing_every_attempt_lands_in_the_dead_letter_file(
 
 def test_invoke_returns_before_the_function_runs(pool: WorkerPool, tmp_path: Path) -> None:
     invoker = AsyncInvoker(pool, tmp_path / "dead.jsonl", retry_delays_s=(30.0, 30.0))
-    started = time.monotonic()
-    invoker.invoke({"tally": str(tmp_path / "tally"), "failures": 99})
-    assert time.monotonic() - started < 0.05
+    hold = tmp_path / "hold"
+    invoker.invoke({"tally": str(tmp_path / "tally"), "failures": 99, "hold": str(hold)})
+    assert not (tmp_path / "tally").exists()  # returned while the function is held
+    hold.touch()
     wait_for(tmp_path / "tally", "1")
     invoker.stop()  # the pending retry is dropped
     time.sleep(0.2)
