@@ -115,6 +115,7 @@ class Frames(NamedTuple):
     plays: int
     source_format: str
     source_size: Size
+    source_frames: int = 1  # frames in the source, counted from its header
 
 
 class _Decoded(NamedTuple):
@@ -180,8 +181,6 @@ def describe(
     opaque sRGB sample of frame 0), within the same limits as any render."""
     from regional_resizer import placeholder  # what only f=json needs is loaded by it
 
-    with phase("decode"):
-        frame_count = codecs.open_image(data, config).frames
     sample_request = ImageRequest(
         request.source, "jpeg", placeholder.SAMPLE_SIDE, placeholder.SAMPLE_SIDE, "inside"
     )  # jpeg: flattened on white, one frame
@@ -194,7 +193,7 @@ def describe(
             "width": width,
             "height": height,
             "format": source.name if source else frames.source_format,
-            "animated": frame_count > 1 and source is not None and source.animates,
+            "animated": frames.source_frames > 1 and source is not None and source.animates,
             "dominant_colour": placeholder.dominant_colour(sample),
             "placeholder": placeholder.placeholder(sample),
         }
@@ -275,7 +274,7 @@ def _resize_frames(
     )
     if kept:  # later frames are decoded into the same object: keep none of it
         first = first.copy() if first is source.image else first
-    still = Frames((first,), (0,), animation.FOREVER, source_format, decoded.size)
+    still = Frames((first,), (0,), animation.FOREVER, source_format, decoded.size, source.frames)
     if not kept:
         return still
     plays = animation.plays(source.image, source_format)
@@ -298,7 +297,9 @@ def _resize_frames(
     images, durations = animation.merge_repeats(same_mode(images), durations)
     if len(images) < 2:
         return still
-    return Frames(tuple(images), tuple(durations), plays, source_format, decoded.size)
+    return Frames(
+        tuple(images), tuple(durations), plays, source_format, decoded.size, source.frames
+    )
 
 
 def _steps_after_orient(
