@@ -19,15 +19,9 @@ from regional_resizer.pipeline import Rendition, render
 from regional_resizer.storage import Original, Storage, Version, s3_client
 from shared.config import Config, Watermark
 from shared.contract import ImageRequest
-from shared.errors import (
-    DeadlineExceeded,
-    ImgedgeError,
-    SourceNotFound,
-    UnsupportedImage,
-    UpstreamError,
-)
+from shared.errors import DeadlineExceeded, SourceNotFound, UnsupportedImage, UpstreamError
 from shared.layout import index_key, overlay_marker_key
-from tests.conftest import CORPUS, Buckets
+from tests.conftest import Buckets
 from tests.integration.test_resizer_handler import jpeg_bytes, keys
 
 pytestmark = pytest.mark.integration
@@ -202,26 +196,6 @@ def test_the_markers_are_written_while_it_renders_and_before_the_derivative(
     assert (marker, key) == (index_key(request), request.key)
     assert render_start < marker_start < render_end  # overlapped with the render
     assert marker_end <= put_start  # and written before the derivative, slow as it was
-
-
-@pytest.mark.parametrize(
-    ("name", "body"),
-    [
-        ("text.jpg", b"plain text, not an image"),
-        ("bomb.jpg", (CORPUS / "bomb_declared_10000x10000.jpg").read_bytes()),
-        ("frames.gif", (CORPUS / "bomb_declared_huge.gif").read_bytes()),
-    ],
-)
-def test_an_original_refused_by_its_header_stores_nothing(
-    storage: Storage, s3: Any, name: str, body: bytes
-) -> None:
-    """Not an image, or over the limits: refused before a marker is written."""
-    s3.put_object(Bucket=storage.originals_bucket, Key=f"o/{name}", Body=body)
-    request = ImageRequest.parse(f"64x/png/o/{name}", CONFIG)
-    with pytest.raises(ImgedgeError) as refused:
-        make_derivative(request, CONFIG, storage, later())
-    assert refused.value.status == 415
-    assert keys(s3, storage.derivatives_bucket) == {}
 
 
 def test_the_versions_are_read_only_once_the_write_completed(storage: Storage, s3: Any) -> None:
